@@ -1,0 +1,147 @@
+"""Attributional-robustness metrics, attacks on explanations, localization, corruptions and ROAR,
+checked against independent references: scipy's Kendall tau-b, torchvision's box IoU, closed forms
+on linear models, hand-made maps and boxes, and random noise of the same budget."""
+import warnings
+import numpy as np, pytest, torch, torchvision
+from torch import nn
+from scipy import stats
+from satlib.core import SatlibError
+from satlib.metrics import (topk_intersection, kendall_tau, alignment, image_gradient_alignment, attribution_features,
+                            IFIA, TargetedAttributionAttack, RandomSignNoise, derangement)
+
+
+# ---------------------------------------------------------------- Kendall's tau vs scipy
+@pytest.mark.parametrize('n', [2, 3, 17, 32, 100, 1024, 1030])
+@pytest.mark.parametrize('kind', ['ties', 'continuous', 'heavy_ties'])
+def test_kendall_matches_scipy(n, kind):
+    g = torch.Generator().manual_seed(n)
+    if kind == 'continuous': a, b = torch.rand(5, n, generator=g), torch.rand(5, n, generator=g)
+    elif kind == 'ties': a, b = torch.randint(0, 6, (5, n), generator=g).float(), torch.randint(0, 4, (5, n), generator=g).float()
+    else:   # mostly zeros, like maps masked to a top-k set (ART's selection criterion)
+        a = torch.rand(5, n, generator=g) * (torch.rand(5, n, generator=g) < .1)
+        b = a + 0.3 * torch.rand(5, n, generator=g) * (a > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        ref = np.array([stats.kendalltau(u, v)[0] for u, v in zip(a.double().numpy(), b.double().numpy())])
+    got = kendall_tau(a.double(), b.double()).numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-12, equal_nan=True)
+
+
+def test_kendall_on_maps_reduces_channels():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 3, 8, 8, generator=g), torch.randn(3, 3, 8, 8, generator=g)
+    fa, fb = a.abs().sum(1).flatten(1), b.abs().sum(1).flatten(1)
+    ref = [stats.kendalltau(u, v)[0] for u, v in zip(fa.numpy(), fb.numpy())]
+    np.testing.assert_allclose(kendall_tau(a, b).numpy(), ref, atol=1e-6)
+
+
+# ---------------------------------------------------------------- top-k intersection
+def test_topk_hand_made():
+    a = torch.zeros(2, 1, 3, 3); b = torch.zeros(2, 1, 3, 3)
+    a[0, 0, 0, :] = torch.tensor([3., 2., 1.])         # top-2: pixels 0, 1
+    b[0, 0, 0, 0], b[0, 0, 2, 2] = 5., 4.               # top-2: pixels 0, 8 -> intersection 1/2
+    a[1, 0, 1, 1], a[1, 0, 2, 0] = 1., 2.               # top-2: pixels 4, 6
+    b[1, 0, 1, 1], b[1, 0, 2, 0] = -7., 9.              # |b|: same pixels -> 1
+    np.testing.assert_allclose(topk_intersection(a, b, k=2).numpy(), [0.5, 1.0])
+    # negative attributions count by magnitude (reduce='abs'); reduce='sum' ranks signed values
+    np.testing.assert_allclose(topk_intersection(a, b, k=2, reduce='sum').numpy(), [0.5, 0.5])
+
+
+def test_topk_equals_set_intersection():
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(4, 200, generator=g), torch.rand(4, 200, generator=g)
+    for k in (1, 10, 50, 200):
+        ref = [len(set(np.argsort(-u)[:k]) & set(np.argsort(-v)[:k])) / k for u, v in zip(a.numpy(), b.numpy())]
+        np.testing.assert_allclose(topk_intersection(a, b, k).numpy(), ref)
+
+
+# ---------------------------------------------------------------- alignment: closed form on a linear model
+def test_alignment_linear_closed_form():
+    torch.manual_seed(0)
+    lin = nn.Sequential(nn.Flatten(), nn.Linear(48, 5))
+    x, y = torch.rand(6, 3, 4, 4), torch.tensor([0, 1, 2, 3, 4, 0])
+    w = lin[1].weight.detach()[y]                                          # gradient of logit y = w_y
+    xf = x.flatten(1)
+    np.testing.assert_allclose(image_gradient_alignment(lin, x, y, 'etmann').numpy(),
+                               ((xf * w).sum(1).abs() / w.norm(dim=1)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(image_gradient_alignment(lin, x, y, 'cosine').numpy(),
+                               ((xf * w).sum(1) / (w.norm(dim=1) * xf.norm(dim=1))).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(image_gradient_alignment(lin, x, y, 'etmann_normalized').numpy(),
+                               ((xf * w).sum(1).abs() / (w.norm(dim=1) * xf.norm(dim=1))).numpy(), rtol=1e-5)
+    # Etmann et al.: for a linear binary classifier without bias the alignment is the distance to the boundary
+    lin2 = nn.Sequential(nn.Flatten(), nn.Linear(48, 1, bias=False))
+    f = lambda x: torch.cat([torch.zeros(len(x), 1), lin2(x)], 1)         # logits (0, w.x): boundary w.x = 0
+    class Two(nn.Module):
+        def forward(self, x): return f(x)
+    d = lin2(x).squeeze(1).abs().detach() / lin2[1].weight.norm().detach()
+    np.testing.assert_allclose(image_gradient_alignment(Two(), x, torch.ones(6, dtype=torch.long), 'etmann').numpy(), d.numpy(), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- attacks on explanations
+class SmallNet(nn.Module):
+    "A small ReLU CNN (nn.ReLU modules, so the Softplus swap applies)."
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                               nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128, 4))
+    def forward(self, x): return self.f(x)
+
+
+@pytest.fixture(scope='module')
+def small():
+    torch.manual_seed(0)
+    net = SmallNet().eval()
+    x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): y = net(x).argmax(1)
+    return net, x, y
+
+
+@pytest.mark.parametrize('method,args', [('gradient', {}), ('integrated_gradients', dict(steps=4)), ('gradient_shap', dict(n_samples=16))])
+def test_ifia_beats_random_noise_and_keeps_predictions(small, method, args):
+    net, x, y = small
+    eps = 8 / 255
+    atk = IFIA(net, eps=eps, steps=8, step_size=2 / 255, method=method, method_args=args, k=20, criterion='topk')
+    xa = atk(x, y)
+    xn = RandomSignNoise(net, eps)(x, y)
+    f0, fa, fn = (attribution_features(net, v, y, method, args) for v in (x, xa, xn))
+    with torch.no_grad():
+        assert torch.equal(net(xa).argmax(1), net(x).argmax(1))           # prediction kept
+    assert (xa - x).abs().max() <= eps + 1e-6 and xa.min() >= 0 and xa.max() <= 1
+    assert atk.last['kept'].all()
+    ti_a, ti_n = topk_intersection(f0, fa, 20).mean(), topk_intersection(f0, fn, 20).mean()
+    assert ti_a < ti_n - 0.1, (ti_a, ti_n)
+    assert (xa != x).any()
+
+
+def test_ifia_leaves_model_untouched(small):
+    net, x, y = small
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train(); flags = [p.requires_grad for p in net.parameters()]
+    IFIA(net, steps=2, method='gradient', k=10)(x[:2], y[:2])
+    assert net.training and [p.requires_grad for p in net.parameters()] == flags
+    assert all(isinstance(m, nn.ReLU) for m in net.f if not isinstance(m, (nn.Conv2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Linear)))
+    for k, v in net.state_dict().items(): assert torch.equal(v, before[k])
+    net.eval()
+
+
+def test_targeted_attack_moves_map_towards_target(small):
+    net, x, y = small
+    atk = TargetedAttributionAttack(net, eps=8 / 255, steps=8, step_size=2 / 255, method='gradient')
+    xa = atk(x, y)
+    ft = atk.last['target']
+    f0, fa = (attribution_features(net, v, y, 'gradient') for v in (x, xa))
+    assert ((fa - ft) ** 2).mean() < 0.8 * ((f0 - ft) ** 2).mean()
+    with torch.no_grad(): assert torch.equal(net(xa).argmax(1), net(x).argmax(1))
+
+
+def test_derangement_has_no_fixed_points():
+    for n in (2, 3, 10, 101):
+        p = derangement(n, torch.Generator().manual_seed(n))
+        assert sorted(p.tolist()) == list(range(n)) and (p != torch.arange(n)).all()
+
+
+def test_bad_input_fails_early(small):
+    net, x, y = small
+    with pytest.raises(SatlibError, match='not differentiable'): IFIA(net, method='guided_backprop')
+    with pytest.raises(SatlibError, match='k=2000 is larger'): IFIA(net, method='gradient', k=2000, steps=1)(x, y)
+    with pytest.raises(SatlibError, match='same shape'): topk_intersection(x, x[:, :, :8])
