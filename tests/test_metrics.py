@@ -145,3 +145,52 @@ def test_bad_input_fails_early(small):
     with pytest.raises(SatlibError, match='not differentiable'): IFIA(net, method='guided_backprop')
     with pytest.raises(SatlibError, match='k=2000 is larger'): IFIA(net, method='gradient', k=2000, steps=1)(x, y)
     with pytest.raises(SatlibError, match='same shape'): topk_intersection(x, x[:, :, :8])
+
+
+# ---------------------------------------------------------------- localization: IoU, box fitting, scores
+from satlib.localization import box_iou, mask_iou, wsol_heatmap, fit_box, seg_mask, wsol_scores, wsol_evaluate
+from satlib.saliency import mask_to_box
+
+
+def test_box_iou_hand_made_and_torchvision():
+    a = torch.tensor([[0, 0, 10, 10], [0, 0, 10, 10], [5, 5, 15, 15], [0, 0, 0, 0], [2, 3, 4, 8]])
+    b = torch.tensor([[0, 0, 10, 10], [5, 0, 15, 10], [0, 0, 10, 10], [0, 0, 0, 0], [3, 3, 4, 4]])
+    np.testing.assert_allclose(box_iou(a, b).numpy(), [1., 50 / 150, 25 / 175, 0., 1 / 10], rtol=1e-6)
+    g = torch.Generator().manual_seed(3)
+    p, q = torch.rand(200, 4, generator=g) * 64, torch.rand(200, 4, generator=g) * 64
+    p = torch.cat([p[:, :2].minimum(p[:, 2:]), p[:, :2].maximum(p[:, 2:])], 1)
+    q = torch.cat([q[:, :2].minimum(q[:, 2:]), q[:, :2].maximum(q[:, 2:])], 1)
+    np.testing.assert_allclose(box_iou(p, q).numpy(), torchvision.ops.box_iou(p, q).diagonal().numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_box_iou_agrees_with_mask_iou_for_integer_boxes():
+    from satlib.saliency import box_to_mask
+    g = torch.Generator().manual_seed(4)
+    c = torch.randint(0, 20, (100, 4), generator=g)
+    a = torch.cat([c[:, :2], c[:, :2] + 1 + torch.randint(0, 12, (100, 2), generator=g)], 1)
+    b = a.roll(3, 0)
+    np.testing.assert_allclose(box_iou(a, b).numpy(), mask_iou(box_to_mask(a, 32, 32), box_to_mask(b, 32, 32)).numpy(), rtol=1e-6)
+
+
+def test_fit_box_recovers_object_from_its_own_mask():
+    from satlib.data import BuiltinShapes
+    d = BuiltinShapes(64, seed=1, split='test').tensors()
+    m = d.masks.float()
+    s = m.expand(-1, 3, -1, -1) * (1 + torch.rand(m.shape[0], 3, 32, 32))      # a map that lights up the object
+    h = wsol_heatmap(s, smooth=1, clip=None)
+    gt = mask_to_box(d.masks[:, 0].bool())
+    iou = box_iou(fit_box(h, 0.3), gt)
+    assert (iou > 0.7).float().mean() > 0.9, iou          # objects with thin parts may split into components
+    assert (box_iou(fit_box(h, 0.3, largest=False), gt) == 1).all()
+    assert (mask_iou(seg_mask(h, 0.3), d.masks.bool()) == 1).all()
+    sc = wsol_scores(iou, torch.ones(64, dtype=torch.bool), mask_iou(seg_mask(h, 0.3), d.masks.bool()))
+    assert sc['top1_seg'] == 100. and sc['gt_known_loc'] >= 90.
+
+
+def test_wsol_evaluate_bounds(small):
+    from satlib.data import BuiltinShapes
+    from satlib.models import get_model
+    d = BuiltinShapes(24, seed=2, split='test').tensors()
+    df = wsol_evaluate(get_model('resnet10', 10, width=0.125), d, thresholds=(0.2, 0.5), device='cpu')
+    assert list(df.threshold) == [0.2, 0.5] and (df.n == 24).all()
+    assert ((df.top1_loc <= df.gt_known_loc) & (df.top1_loc <= df.top1_acc) & (df.top1_seg <= df.top1_acc)).all()
