@@ -194,3 +194,33 @@ def test_wsol_evaluate_bounds(small):
     df = wsol_evaluate(get_model('resnet10', 10, width=0.125), d, thresholds=(0.2, 0.5), device='cpu')
     assert list(df.threshold) == [0.2, 0.5] and (df.n == 24).all()
     assert ((df.top1_loc <= df.gt_known_loc) & (df.top1_loc <= df.top1_acc) & (df.top1_seg <= df.top1_acc)).all()
+
+
+# ---------------------------------------------------------------- common corruptions
+from satlib.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, corrupt_images, corrupted
+
+
+@pytest.fixture(scope='module')
+def shapes4():
+    from satlib.data import BuiltinShapes
+    return BuiltinShapes(3, seed=5, split='test').tensors()
+
+
+@pytest.mark.parametrize('name', CORRUPTIONS + EXTRA_CORRUPTIONS)
+def test_every_corruption_runs_on_32x32(shapes4, name):
+    for s in (1, 5):
+        o = corrupt_images(shapes4.images, name, s)
+        assert o.shape == shapes4.images.shape and o.dtype == torch.uint8
+        assert (o.float() - shapes4.images.float()).abs().mean() > 0.5, (name, s)
+    assert torch.equal(corrupt_images(shapes4.images, name, 3, seed=7), corrupt_images(shapes4.images, name, 3, seed=7))
+
+
+def test_corrupted_data_keeps_labels_and_masks(shapes4):
+    d = corrupted(shapes4, 'snow', 2, n=2)
+    assert len(d) == 2 and torch.equal(d.labels, shapes4.labels[:2]) and torch.equal(d.masks, shapes4.masks[:2])
+    assert d.name.endswith('snow-2')
+
+
+def test_corruption_workers_match_in_process(shapes4):
+    x = shapes4.images.repeat(2, 1, 1, 1)
+    assert torch.equal(corrupt_images(x, 'gaussian_noise', 2, chunk=2, workers=2), corrupt_images(x, 'gaussian_noise', 2, chunk=2))
