@@ -224,3 +224,36 @@ def test_corrupted_data_keeps_labels_and_masks(shapes4):
 def test_corruption_workers_match_in_process(shapes4):
     x = shapes4.images.repeat(2, 1, 1, 1)
     assert torch.equal(corrupt_images(x, 'gaussian_noise', 2, chunk=2, workers=2), corrupt_images(x, 'gaussian_noise', 2, chunk=2))
+
+
+# ---------------------------------------------------------------- ROAR
+from satlib.roar import remove_top, random_scores, roar_data, channel_mean, pixel_scores, roar
+
+
+def test_remove_top_replaces_exactly_the_top_pixels():
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 200, (5, 3, 8, 8), generator=g, dtype=torch.uint8)
+    scores = torch.randn(5, 64, generator=g)
+    fill = torch.tensor([250, 251, 252])
+    for t in (0.1, 0.25, 0.5, 0.9):
+        out = remove_top(imgs, scores, t, fill)
+        k = int(np.ceil(t * 64 - 1e-9))
+        changed = (out != imgs).any(1).flatten(1)                        # images < 200 and fill >= 250: every removal shows
+        ref = torch.zeros(5, 64, dtype=torch.bool).scatter_(1, scores.argsort(1, descending=True)[:, :k], True)
+        assert torch.equal(changed, ref)
+        assert (out.permute(0, 2, 3, 1).reshape(5, 64, 3)[ref] == fill.to(torch.uint8)).all()
+        assert torch.equal(out.flatten(2).transpose(1, 2)[~ref], imgs.flatten(2).transpose(1, 2)[~ref])
+
+
+def test_random_ranking_differs_from_saliency_ranking():
+    from satlib.data import BuiltinShapes
+    from satlib.models import get_model
+    d = BuiltinShapes(8, seed=0, split='test').tensors()
+    torch.manual_seed(0)
+    s = pixel_scores(get_model('resnet10', 10, width=0.125), d, 'gradient', device='cpu')
+    r = random_scores(d, 0)
+    assert s.shape == r.shape == (8, 1024) and torch.equal(r, random_scores(d, 0))
+    fill = channel_mean(d)
+    a, b = roar_data(d, s, 0.5, fill), roar_data(d, r, 0.5, fill)
+    assert not torch.equal(a.images, b.images) and torch.equal(a.labels, d.labels)
+    assert ((a.images != d.images).any(1).flatten(1).sum(1) <= 512).all()
