@@ -6,7 +6,9 @@ reported. On CPU the clock is the process's CPU time (`time.process_time`, one t
 on a shared, oversubscribed machine wall-clock time mostly measures the other jobs, CPU time measures the
 call's own work. On CUDA it is wall-clock time with synchronisation. Also reports each method's time relative to the practical floor:
 k plain forward+backward passes of the batch (timed in the same interleaved loop), with k the number of gradient evaluations per image
-(1 for gradient/GBP/CAMs, 2 for guided Grad-CAM, n_samples or steps for the multi-sample methods).
+(1 for gradient/GBP/CAMs, 2 for guided Grad-CAM, n_samples or steps for the multi-sample methods); the
+plain pass is a training-style `loss.backward()` (weight gradients included), and the last column uses
+satlib's input-gradient pass instead (no weight gradients), the floor for a saliency map.
 
     python tests/bench_saliency.py [--model resnet10] [--width 0.5] [--batch 16] [--n 16] [--reps 7] [--device cpu] [--threads 1]
 """
@@ -76,15 +78,18 @@ def main():
     print(f"# model={a.model} width={a.width}, batch={a.batch}x3x{a.size}x{a.size}, float32; "
           f"1 forward+backward: {base * 1e3:.1f} ms = {a.batch / base:.0f} img/s; best of {a.reps} interleaved reps ({3 * a.reps} for k <= 2), "
           f"{'wall' if dev.type == 'cuda' else 'CPU'} time\n")
-    print(f"| method | satlib img/s | peer | peer img/s | speed vs peer | time / (k x fwd+bwd) |")
-    print(f"|---|---:|---|---:|---:|---:|")
+    print(f"| method | satlib img/s | peer | peer img/s | speed vs peer | time / (k x fwd+bwd) | time / (k x satlib gradient) |")
+    print(f"|---|---:|---|---:|---:|---:|---:|")
+    t_grad = None
     for name, k, ours, pname, peer in rows:
         ours(); peer()   # warm-up (and the CAM layer probe, cached)
         to, tp, tb = [], [], []
         for _ in range(a.reps * (3 if k <= 2 else 1)):   # single-pass methods are cheap: more reps
             to.append(timed(ours)); tp.append(timed(peer)); tb.append(timed(fwd_bwd))
         mo, mp, mb = min(to), min(tp), min(tb + [base])
-        print(f"| {name} | {a.batch / mo:.1f} | {pname} | {a.batch / mp:.1f} | {mp / mo:.2f}x | {mo / (k * mb):.2f} (k={k}) |", flush=True)
+        t_grad = t_grad or mo   # the first row is satlib's plain gradient
+        print(f"| {name} | {a.batch / mo:.1f} | {pname} | {a.batch / mp:.1f} | {mp / mo:.2f}x | {mo / (k * mb):.2f} (k={k}) "
+              f"| {mo / (k * t_grad):.2f} |", flush=True)
     gc.__exit__(None, None, None); gcpp.__exit__(None, None, None)
 
 if __name__ == '__main__':
