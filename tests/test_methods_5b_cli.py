@@ -1,8 +1,19 @@
 """Every method of ART, the regularisers and sparse fine-tuning trains a few steps from the command line
 (`satlib train --method NAME --arg k=v`) on the built-in data, and writes a run folder that loads."""
-import json
+import json, subprocess, sys
 import pytest, torch
 from conftest import satlib_cmd
+
+METHODS = {'art', 'jacobian', 'pgd_l2', 'distill_teacher', 'distill', 'finetune_sparse'}
+
+@pytest.fixture(scope='module', autouse=True)
+def cli_knows_the_methods():
+    "The `satlib` command registers these methods (satlib.cli must import their modules)."
+    r = subprocess.run([sys.executable, '-c', "import satlib.cli, satlib.train as t; print(' '.join(t.methods))"],
+                       capture_output=True, text=True)
+    missing = METHODS - set(r.stdout.split())
+    assert not missing, (f"`satlib train` does not know {sorted(missing)}: add `import satlib.art, satlib.regularizers, "
+                         f"satlib.pruning` next to `import satlib.sat` in nbs/10_cli.ipynb\n{r.stderr}")
 
 TINY = ['--dataset', 'builtin', '--data-arg', 'n=128', '--width', '0.125', '--epochs', '1', '--max-steps', '2',
         '--no-progress', '--device', 'cpu']
