@@ -257,3 +257,19 @@ def test_random_ranking_differs_from_saliency_ranking():
     a, b = roar_data(d, s, 0.5, fill), roar_data(d, r, 0.5, fill)
     assert not torch.equal(a.images, b.images) and torch.equal(a.labels, d.labels)
     assert ((a.images != d.images).any(1).flatten(1).sum(1) <= 512).all()
+
+
+def test_attribution_table_single_example_batches(small):
+    "The targeted attack draws its targets from the whole set, so batches with one correct example work."
+    from satlib.data import TensorData
+    from satlib.evaluate import AttackSpec
+    from satlib.metrics import attribution_robustness
+    net, x, y = small
+    d = TensorData((x[:4] * 255).round().to(torch.uint8), y[:4])
+    with torch.no_grad(): yy = net(d.images.float() / 255).argmax(1)
+    d = TensorData(d.images, yy)                                            # all correctly classified
+    df, out = attribution_robustness(net, d, [AttackSpec('targeted_attribution', 8 / 255, steps=2, step_size=2 / 255),
+                                              AttackSpec('sign_noise', 0.)], method='gradient', k=10, n=None,
+                                     batch_size=1, device='cpu')
+    assert list(df.n_correct) == [4, 4] and (df.n > 0).all()
+    assert df.topk[1] == 100. and abs(df.kendall[1] - 100.) < 1e-4          # eps = 0: maps unchanged
