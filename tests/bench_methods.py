@@ -7,11 +7,11 @@ alike); the median over repetitions is reported. Checks printed at the end:
   * SAT (weak saliency, and with a stored teacher map) costs at most 5 % more than Original;
   * PGD-SAT / TRADES-SAT cost what their SAT share predicts: (1 - q) + q * t(SAT branch) / t(attack),
     q the realised share of SAT inputs, the SAT branch timed as the same method with p_sat=1.
-Also times SAT's perturbation alone (`satlib.sat.sat_perturb` vs `satlib.sat_teachers.sat_perturb_fast`).
+Every repetition uses a new seed (data order, SAT/attack coins). Also times SAT's perturbation alone (`satlib.sat.sat_perturb` vs `satlib.sat_teachers.sat_perturb_fast`).
 Methods whose data pipeline crops and flips stored maps themselves run with the loader's augmentation off; all
 others with it on (as they would be trained).
 
-    OMP_NUM_THREADS=1 python tests/bench_methods.py [--n 512] [--batch 128] [--width 0.125] [--reps 5] [--reps-costly 2]
+    OMP_NUM_THREADS=1 python tests/bench_methods.py [--n 512] [--batch 64] [--width 0.125] [--reps 5] [--reps-costly 3]
 """
 import argparse, os, platform, statistics, sys, tempfile, time, warnings
 from pathlib import Path
@@ -23,9 +23,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', default='resnet10'); ap.add_argument('--width', type=float, default=0.125)
     ap.add_argument('--n', type=int, default=512, help='training images (builtin dataset)')
-    ap.add_argument('--batch', type=int, default=128)
-    ap.add_argument('--reps', type=int, default=5, help='repetitions of the cheap methods (Original, noise, SAT)')
-    ap.add_argument('--reps-costly', type=int, default=2, help='repetitions of the attack-based methods')
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--reps', type=int, default=15, help='repetitions of the cheap methods (Original, noise, SAT)')
+    ap.add_argument('--reps-costly', type=int, default=3, help='repetitions of the attack-based methods')
+    ap.add_argument('--step-reps', type=int, default=40, help='interleaved single-step repetitions of the cheap methods')
     ap.add_argument('--only', default=None, help='comma-separated method keys to time (default: all)')
     ap.add_argument('--device', default='cpu')
     a = ap.parse_args()
@@ -45,8 +46,10 @@ def main():
     dev = torch.device(a.device)
     train = get_tensors('builtin', None, 'train', n=a.n)
     tmp = Path(tempfile.mkdtemp())
+    mean, std = train.stats()
+    make = lambda: get_model(a.model, train.num_classes, width=a.width, mean=mean, std=std)   # as `satlib train` builds it
     torch.manual_seed(0)
-    teacher = get_model(a.model, train.num_classes, width=a.width).to(dev).eval()
+    teacher = make().to(dev).eval()
     gbp = build_store(teacher, train, 'guided_backprop', tmp / 'gbp.pt', device=dev)
 
     def run_of(method, **kw):   # a tiny finished run folder (teachers / bases of other methods)
@@ -75,42 +78,77 @@ def main():
     if a.only: spec = {k: v for k, v in spec.items() if k in a.only.split(',') or k == 'original'}
 
     times, shares = {k: [] for k in spec}, {k: [] for k in spec}
-    def once(key):
+    def once(key, seed=0):
+        if key not in spec: return
         name, kw, aug = spec[key]
         meth = methods[name](**kw)
-        torch.manual_seed(0); net = get_model(a.model, train.num_classes, width=a.width)
-        h = fit(net, meth, train, TrainConfig(epochs=1, batch_size=a.batch, augment=aug, progress=False, eval_every=0), device=dev)
+        torch.manual_seed(0); net = make()
+        try: h = fit(net, meth, train, TrainConfig(epochs=1, batch_size=a.batch, augment=aug, seed=seed, progress=False, eval_every=0), device=dev)
+        except SatlibError as e:
+            print(f"dropping {key}: {e}"); del spec[key], times[key]; return
         times[key].append(h[-1]['seconds'])
         if hasattr(meth, '_counts'): shares[key].append(meth._counts[0] / max(meth._counts[1], 1))
 
     print(f"satlib methods benchmark: {a.model} x{a.width}, builtin n={a.n}, batch {a.batch} ({-(-a.n // a.batch)} steps/epoch), "
           f"device {a.device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
     once('original'); times['original'].clear()   # warm-up (not recorded)
+    order = torch.Generator().manual_seed(0)
     for r in range(max(a.reps, a.reps_costly)):
-        for key in spec:
-            if key in CHEAP and r < a.reps or key not in CHEAP and r < a.reps_costly: once(key)
+        keys = list(spec); keys = ['original'] + [keys[1:][i] for i in torch.randperm(len(keys) - 1, generator=order)]
+        for key in keys:   # Original first, the others in a new random order each repetition (no position bias)
+            if key in CHEAP and r < a.reps or key not in CHEAP and r < a.reps_costly: once(key, seed=r)   # new data order and coins
         print(f"  repetition {r + 1} done", file=sys.stderr, flush=True)
 
     med = {k: statistics.median(v) for k, v in times.items()}
-    base = med['original']
+    # ratios paired by repetition (Original runs in every repetition, just before the others): slow drifts of a
+    # shared machine's load cancel; the median over repetitions is reported
+    ratio = {k: statistics.median(t / o for t, o in zip(v, times['original'])) for k, v in times.items()}
     print(f"\n{'method':24s} {'s/epoch':>9s} {'x Original':>11s} {'reps':>5s}  note")
     for k in spec:
         note = f"SAT share {statistics.mean(shares[k]):.2f}" if shares[k] and 'p_sat=1' not in k else ''
-        print(f"{k:24s} {med[k]:9.3f} {med[k] / base:11.3f} {len(times[k]):5d}  {note}")
+        print(f"{k:24s} {med[k]:9.3f} {ratio[k]:11.3f} {len(times[k]):5d}  {note}")
 
     print("\nchecks")
     for k in ['sat', 'sat_store:mask', 'sat_store:gbp']:
-        if k in med: print(f"  {k:22s} costs {100 * (med[k] / base - 1):+6.1f} % vs Original  (limit +5 %): {'PASS' if med[k] <= 1.05 * base else 'FAIL'}")
+        if k in med: print(f"  {k:22s} costs {100 * (ratio[k] - 1):+6.1f} % vs Original (limit +5 %): {'PASS' if ratio[k] <= 1.05 else 'FAIL'}")
     for k, atk in [('pgd_sat', 'pgd'), ('trades_sat', 'trades')]:
         if k in med and atk in med and f'{k}:p_sat=1' in med:
-            q = statistics.mean(shares[k]); exp = (1 - q) + q * med[f'{k}:p_sat=1'] / med[atk]
-            print(f"  {k:22s} {med[k] / med[atk]:.2f} x {atk} (time saved {100 * (1 - med[k] / med[atk]):.0f} %); "
+            q, r = statistics.mean(shares[k]), ratio[k] / ratio[atk]; exp = (1 - q) + q * ratio[f'{k}:p_sat=1'] / ratio[atk]
+            print(f"  {k:22s} {r:.2f} x {atk} (time saved {100 * (1 - r):.0f} %); "
                   f"expected {exp:.2f} from SAT share {q:.2f}")
+
+    # the cheap methods step by step: one training step (loader augmentation where the loader does it, loss, backward,
+    # optimiser step) on the same batch, the methods interleaved step by step, many times: per-step overhead vs Original
+    from satlib.data import DeviceLoader, Batch, random_crop_flip
+    from satlib.train import Context
+    b0 = next(iter(DeviceLoader(train, a.batch, shuffle=True, seed=1, device=dev)))
+    ctx = Context(epoch=3, step=0, raw_model=None, device=dev)
+    steppers = {}
+    for key in [k for k in CHEAP if k in spec]:
+        name, kw, aug = spec[key]
+        meth = methods[name](**kw); meth.setup(train.to(dev), dev)
+        torch.manual_seed(0); net = make().to(dev).train(); opt = torch.optim.Adam(net.parameters(), 1e-3)
+        def one(meth=meth, net=net, opt=opt, aug=aug):
+            b = b0
+            if aug: x, m = random_crop_flip(b.x, b.mask); b = Batch(x, b.y, m, b.idx)
+            ctx.raw_model = net
+            loss, _ = meth.loss(net, b, ctx); opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); loss.item()
+        steppers[key] = one
+    st_times = {k: [] for k in steppers}
+    for r in range(a.step_reps):
+        for k in [list(steppers)[i] for i in torch.randperm(len(steppers), generator=order)]:
+            t = time.perf_counter(); steppers[k](); st_times[k].append(time.perf_counter() - t)
+    o = st_times['original']
+    print(f"\nper training step (batch {a.batch}, {a.step_reps} interleaved repetitions, median of paired ratios):")
+    for k, v in st_times.items():
+        rr = statistics.median(t / oo for t, oo in zip(v, o))
+        print(f"  {k:22s} {1e3 * statistics.median(v):8.1f} ms  x Original {rr:.3f}" +
+              (f"  (limit 1.05: {'PASS' if rr <= 1.05 else 'FAIL'})" if k.startswith('sat') else ''))
 
     # SAT's perturbation alone, and one plain training step for scale
     x = torch.rand(a.batch, *train.images.shape[1:], device=dev); s = gbp[torch.arange(a.batch) % len(gbp)].to(dev)
     y = torch.randint(0, train.num_classes, (a.batch,), device=dev)
-    net = get_model(a.model, train.num_classes, width=a.width).to(dev)
+    net = make().to(dev)
     def step(): net.zero_grad(); torch.nn.functional.cross_entropy(net(x), y).backward()
     def ms(f, n=15):
         f(); out = []
