@@ -2,16 +2,19 @@
 
 Not a test (pytest collects test_*.py only). Every registered method of `satlib.train.methods` is timed (TRADES and
 the SAT family of this issue, ART, the regularisers, ... when their modules are importable), each for one epoch
-through `satlib.train.fit`, repetition by repetition in turn (interleaved, so a busy shared machine slows all
-alike); the median over repetitions is reported. Checks printed at the end:
-  * SAT (weak saliency, and with a stored teacher map) costs at most 5 % more than Original;
-  * PGD-SAT / TRADES-SAT cost what their SAT share predicts: (1 - q) + q * t(SAT branch) / t(attack),
-    q the realised share of SAT inputs, the SAT branch timed as the same method with p_sat=1.
-Every repetition uses a new seed (data order, SAT/attack coins). Also times SAT's perturbation alone (`satlib.sat.sat_perturb` vs `satlib.sat_teachers.sat_perturb_fast`).
-Methods whose data pipeline crops and flips stored maps themselves run with the loader's augmentation off; all
-others with it on (as they would be trained).
+through `satlib.train.fit`. Repetitions run in turn (Original first, the other methods in a new random order each
+time, each repetition with a new seed: data order, SAT/attack coins); ratios to Original are paired within a
+repetition and the median is reported. On a CPU the clock is the process's CPU time (with OMP_NUM_THREADS=1, the
+compute a method needs; a busy shared machine inflates it far less than wall time); on a GPU, wall time.
+Methods whose stored maps are cropped and flipped by the method itself run with the loader's augmentation off,
+all others with it on (as they would be trained). Also reported:
+  * the cheap methods step by step (one training step on the same batch, methods interleaved, many times);
+  * SAT's perturbation alone (`satlib.sat.sat_perturb` vs `satlib.sat_teachers.sat_perturb_fast`).
+Checks printed: SAT (weak saliency, and with a stored teacher map) costs at most 5 % more than Original;
+PGD-SAT / TRADES-SAT cost what their SAT share q predicts: (1 - q) + q * t(SAT branch) / t(attack), the SAT
+branch timed as the same method with p_sat=1.
 
-    OMP_NUM_THREADS=1 python tests/bench_methods.py [--n 512] [--batch 64] [--width 0.125] [--reps 5] [--reps-costly 3]
+    OMP_NUM_THREADS=1 python tests/bench_methods.py [--n 512] [--batch 64] [--width 0.125] [--reps 15] [--reps-costly 3]
 """
 import argparse, os, platform, statistics, sys, tempfile, time, warnings
 from pathlib import Path
@@ -26,7 +29,7 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--reps', type=int, default=15, help='repetitions of the cheap methods (Original, noise, SAT)')
     ap.add_argument('--reps-costly', type=int, default=3, help='repetitions of the attack-based methods')
-    ap.add_argument('--step-reps', type=int, default=40, help='interleaved single-step repetitions of the cheap methods')
+    ap.add_argument('--step-reps', type=int, default=60, help='interleaved single-step repetitions of the cheap methods')
     ap.add_argument('--only', default=None, help='comma-separated method keys to time (default: all)')
     ap.add_argument('--device', default='cpu')
     a = ap.parse_args()
@@ -44,6 +47,9 @@ def main():
         except ImportError: pass
 
     dev = torch.device(a.device)
+    # on a CPU, the process's CPU time: a busy shared machine inflates it far less than wall time (with one
+    # thread it is the compute the method needs); on a GPU, fit's wall-clock seconds per epoch
+    clock = time.process_time if dev.type == 'cpu' else time.perf_counter
     train = get_tensors('builtin', None, 'train', n=a.n)
     tmp = Path(tempfile.mkdtemp())
     mean, std = train.stats()
@@ -83,14 +89,16 @@ def main():
         name, kw, aug = spec[key]
         meth = methods[name](**kw)
         torch.manual_seed(0); net = make()
+        t = clock()
         try: h = fit(net, meth, train, TrainConfig(epochs=1, batch_size=a.batch, augment=aug, seed=seed, progress=False, eval_every=0), device=dev)
         except SatlibError as e:
             print(f"dropping {key}: {e}"); del spec[key], times[key]; return
-        times[key].append(h[-1]['seconds'])
+        times[key].append(clock() - t if dev.type == 'cpu' else h[-1]['seconds'])
         if hasattr(meth, '_counts'): shares[key].append(meth._counts[0] / max(meth._counts[1], 1))
 
     print(f"satlib methods benchmark: {a.model} x{a.width}, builtin n={a.n}, batch {a.batch} ({-(-a.n // a.batch)} steps/epoch), "
-          f"device {a.device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
+          f"device {a.device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads); "
+          f"{'CPU' if dev.type == 'cpu' else 'wall-clock'} seconds")
     once('original'); times['original'].clear()   # warm-up (not recorded)
     order = torch.Generator().manual_seed(0)
     for r in range(max(a.reps, a.reps_costly)):
@@ -137,7 +145,8 @@ def main():
     st_times = {k: [] for k in steppers}
     for r in range(a.step_reps):
         for k in [list(steppers)[i] for i in torch.randperm(len(steppers), generator=order)]:
-            t = time.perf_counter(); steppers[k](); st_times[k].append(time.perf_counter() - t)
+            if dev.type == 'cuda': torch.cuda.synchronize()
+            t = clock(); steppers[k](); st_times[k].append(clock() - t)
     o = st_times['original']
     print(f"\nper training step (batch {a.batch}, {a.step_reps} interleaved repetitions, median of paired ratios):")
     for k, v in st_times.items():
@@ -150,9 +159,9 @@ def main():
     y = torch.randint(0, train.num_classes, (a.batch,), device=dev)
     net = make().to(dev)
     def step(): net.zero_grad(); torch.nn.functional.cross_entropy(net(x), y).backward()
-    def ms(f, n=15):
+    def ms(f, n=30):
         f(); out = []
-        for _ in range(n): t = time.perf_counter(); f(); out.append(time.perf_counter() - t)
+        for _ in range(n): t = clock(); f(); out.append(clock() - t)
         return 1e3 * statistics.median(out)
     t_step, t_old, t_new = ms(step, 5), ms(lambda: satlib.sat.sat_perturb(x, s, 3)), ms(lambda: st.sat_perturb_fast(x, s, 3))
     print(f"\nSAT perturbation of one batch {tuple(x.shape)}: sat_perturb {t_old:.2f} ms, sat_perturb_fast {t_new:.2f} ms "
