@@ -67,6 +67,9 @@ def test_finetune_sparse_from_base_run(tmp_path):
     # the kept weights were trained (fine-tuning moved them away from the dense values)
     moved = [(a != b).any().item() for a, b in zip(net.parameters(), dense.parameters())]
     assert any(moved)
+    # gradual pruning: after epoch 1 of a 2-epoch ramp the sparsity is 0.95 * (1 - (1 - 1/2)^3)
+    train(tmp_path / 'ramp', 'finetune_sparse', f"base={tmp_path / 'dense'}", 'ramp=2')
+    assert abs(sparsity(load_run(tmp_path / 'ramp')[0]) - 0.95 * (1 - 0.5 ** 3)) < 1e-4
     # a sparse adversarially fine-tuned teacher: the wrapper passes its extra args to the inner method
     info = train(tmp_path / 'sparse_pgd', 'finetune_sparse', f"base={tmp_path / 'dense'}", 'method=pgd', 'steps=2')
     assert "method='pgd'" in info['method_repr'] and abs(sparsity(load_run(tmp_path / 'sparse_pgd')[0]) - 0.95) < 1e-4
