@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run satlib's three benchmarks (saliency vs Captum/pytorch-grad-cam, attacks vs torchattacks, training
+# methods vs Original) and write each one's printed table to nbs/results/bench_<name>.md, atomically, with a
+# header saying when, on which commit and machine, and how loaded the machine was. The notebooks show these files.
+# Run it alone on a quiet machine: the ratios are only as good as the machine is idle.
+#   bash tests/run_benchmarks.sh [saliency] [attacks] [methods]      (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+mkdir -p nbs/results
+for name in "${@:-saliency attacks methods}"; do for n in $name; do
+  case $n in
+    saliency) args=(--threads 1) ;;
+    attacks)  args=(--threads 1) ;;
+    methods)  args=() ;;
+    *) echo "unknown benchmark '$n' (saliency, attacks or methods)" >&2; exit 2 ;;
+  esac
+  out=nbs/results/bench_$n.md; tmp=$(mktemp "$out.XXXX")
+  {
+    echo "<!-- written by tests/run_benchmarks.sh; do not edit -->"
+    echo "# bench_$n: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"
+    echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# command: OMP_NUM_THREADS=1 $PY tests/bench_$n.py ${args[*]}"
+    echo
+    OMP_NUM_THREADS=1 $PY tests/bench_$n.py "${args[@]}" 2>/dev/null
+    echo
+    echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } > "$tmp"
+  mv "$tmp" "$out"; echo "wrote $out"; cat "$out"
+done; done
