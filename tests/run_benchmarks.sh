@@ -4,6 +4,8 @@
 # header saying when, on which commit and machine, and how loaded the machine was. The notebooks show these files.
 # Run it alone on a quiet machine: the ratios are only as good as the machine is idle.
 #   bash tests/run_benchmarks.sh [saliency] [attacks] [methods]      (default: all three)
+#   BENCH_TAG=cheap_w025 METHODS_ARGS="--only original,noise,sat,sat_store:mask --width 0.25" bash tests/run_benchmarks.sh methods
+#     (extra arguments; the table goes to nbs/results/bench_methods_cheap_w025.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -12,10 +14,10 @@ for name in "${@:-saliency attacks methods}"; do for n in $name; do
   case $n in
     saliency) args=(--threads 1) ;;
     attacks)  args=(--threads 1) ;;
-    methods)  args=() ;;
+    methods)  args=(${METHODS_ARGS:-}) ;;
     *) echo "unknown benchmark '$n' (saliency, attacks or methods)" >&2; exit 2 ;;
   esac
-  out=nbs/results/bench_$n.md; tmp=$(mktemp "$out.XXXX")
+  out=nbs/results/bench_$n${BENCH_TAG:+_$BENCH_TAG}.md; tmp=$(mktemp "$out.XXXX")
   {
     echo "<!-- written by tests/run_benchmarks.sh; do not edit -->"
     echo "# bench_$n: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"
