@@ -28,5 +28,5 @@ for name in "${@:-saliency attacks methods}"; do for n in $name; do
     echo
     echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   } > "$tmp"
-  mv "$tmp" "$out"; echo "wrote $out"; cat "$out"
+  chmod 644 "$tmp"; mv "$tmp" "$out"; echo "wrote $out"; cat "$out"
 done; done
