@@ -107,26 +107,31 @@ def plot_accuracy_vs_eps(df:pd.DataFrame, ax=None, attack:str='pgd', title:str|N
 def paper_table(df:pd.DataFrame, attack:str='pgd', steps:int|None=None, ci:bool=True) -> pd.DataFrame:
     "Methods × eps table of accuracy (mean ± 95% CI half-width over seeds when there are several)."
     from scipy import stats
-    d = df[df.attack.isin([attack, 'none'])]
-    if steps is not None: d = d[(d.steps == steps) | (d.attack == 'none')]
+    d = _columns(df, attack, steps)
     def _cell(a):
         a = a.dropna()
         if len(a) < 2 or not ci: return f"{a.mean():.2f}"
         h = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / len(a) ** 0.5
         return f"{a.mean():.2f} ± {h:.2f}"
-    d = d.assign(col=[('clean' if a == 'none' else f"{e*255:.3g}/255") for a, e in zip(d.attack, d.eps)])
     t = d.groupby(['method', 'col'], sort=False).accuracy.apply(_cell).unstack('col')
-    cols = (['clean'] if 'clean' in t.columns else []) + sorted([c for c in t.columns if c != 'clean'], key=lambda c: float(c.split('/')[0]))
-    return t[cols]
+    return t[_ordered(t.columns)]
+
+def _columns(df:pd.DataFrame, attack:str, steps:int|None) -> pd.DataFrame:
+    "The clean rows and those of `attack` (with `steps`), labelled by column: 'clean' or 'e/255'."
+    d = df[df.attack.isin([attack, 'none'])]
+    if steps is not None: d = d[(d.steps == steps) | (d.attack == 'none')]
+    return d.assign(col=[('clean' if a == 'none' else f"{e*255:.3g}/255") for a, e in zip(d.attack, d.eps)])
+
+def _ordered(cols) -> list:
+    "'clean' first, then the eps columns in increasing order."
+    return (['clean'] if 'clean' in cols else []) + sorted([c for c in cols if c != 'clean'], key=lambda c: float(c.split('/')[0]))
 
 # %% ../nbs/08_evaluate.ipynb #7beeadcc
 def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None) -> pd.DataFrame:
     "Paired-by-seed accuracy difference `a - b` per column (clean, each eps): mean, 95% CI, verdict."
     from scipy import stats
-    d = df[df.attack.isin([attack, 'none'])]
-    if steps is not None: d = d[(d.steps == steps) | (d.attack == 'none')]
+    d = _columns(df, attack, steps)
     for m in (a, b): check(m in set(d.method), f"method {m!r} not in the results; have {sorted(set(df.method))}")
-    d = d.assign(col=[('clean' if k == 'none' else f"{e*255:.3g}/255") for k, e in zip(d.attack, d.eps)])
     w = d[d.method.isin([a, b])].pivot_table(index=['col', 'seed'], columns='method', values='accuracy')
     w = w.dropna(); diff = (w[a] - w[b]).rename('diff')
     rows = []
@@ -137,5 +142,4 @@ def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None
         rows.append(dict(col=col, **{a: w.loc[col, a].mean(), b: w.loc[col, b].mean()}, diff=m, ci_low=m - h, ci_high=m + h,
                          seeds=n, verdict=verdict))
     out = pd.DataFrame(rows).set_index('col')
-    order = (['clean'] if 'clean' in out.index else []) + sorted([c for c in out.index if c != 'clean'], key=lambda c: float(c.split('/')[0]))
-    return out.loc[order]
+    return out.loc[_ordered(out.index)]
