@@ -230,6 +230,8 @@ def main(argv=None):
     de.add_argument('--step-size', default=None, help="PGD step for evaluation (default 2.5*eps/steps)")
     de.add_argument('--no-progress', action='store_true')
     a = ap.parse_args(argv)
+    if torch.device(a.device or default_device()).type == 'cpu':
+        keep_freed_memory()   # CPU steps reuse freed memory instead of page-faulting it back in (see core)
     try:
         if a.cmd == 'train':
             cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, opt=a.opt, lr=a.lr, weight_decay=a.weight_decay,

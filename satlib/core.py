@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c7a07753
 from __future__ import annotations
-import os, json, random, hashlib, tempfile, contextlib, io
+import os, json, random, hashlib, tempfile, contextlib, io, ctypes, ctypes.util, platform
 from pathlib import Path
 from typing import Callable, Any
 import numpy as np
@@ -13,8 +13,8 @@ from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
-           'atomic_write', 'atomic_torch_save', 'append_jsonl', 'read_jsonl', 'preserved', 'input_grad', 'logit_of',
-           'loss_of', 'Normalize', 'file_hash']
+           'keep_freed_memory', 'atomic_write', 'atomic_torch_save', 'append_jsonl', 'read_jsonl', 'preserved',
+           'input_grad', 'logit_of', 'loss_of', 'Normalize', 'file_hash']
 
 # %% ../nbs/00_core.ipynb #cec05ea5
 class SatlibError(ValueError):
@@ -81,6 +81,16 @@ def rng(seed:int, *keys:int, device='cpu') -> torch.Generator:
     "A `torch.Generator` seeded from `seed` and any further integer `keys` (epoch, rank, ...)."
     h = hashlib.sha256(repr((int(seed),) + tuple(int(k) for k in keys)).encode()).digest()
     return torch.Generator(device=device).manual_seed(int.from_bytes(h[:8], 'little') & (2**63 - 1))
+
+# %% ../nbs/00_core.ipynb #4bb5ddaf
+def keep_freed_memory(limit:int=1 << 30) -> bool:
+    "Make glibc `malloc` keep freed blocks up to `limit` bytes for reuse (Linux/glibc only). True if applied."
+    if os.environ.get('SATLIB_KEEP_FREED_MEMORY', '1') == '0': return False
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    limit = min(int(limit), 2**31 - 1)   # mallopt takes a C int
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, limit) and libc.mallopt(M_TRIM_THRESHOLD, limit))
 
 # %% ../nbs/00_core.ipynb #eeb1b042
 def atomic_write(path, data:bytes|str):

@@ -2,9 +2,11 @@
 
 Not a test (pytest collects test_*.py only). Every registered method of `satlib.train.methods` is timed (TRADES and
 the SAT family of this issue, ART, the regularisers, ... when their modules are importable), each for one epoch
-through `satlib.train.fit`. Repetitions run in turn (Original first, the other methods in a new random order each
+through `satlib.train.fit`. Repetitions run in turn (all methods, Original included, in a new random order each
 time, each repetition with a new seed: data order, SAT/attack coins); ratios to Original are paired within a
-repetition and the median is reported. On a CPU the clock is the process's CPU time (with OMP_NUM_THREADS=1, the
+repetition and the median is reported. By default (`--malloc keep`, as the `satlib` command trains on CPU) glibc's
+malloc keeps freed memory (`satlib.core.keep_freed_memory`), so steps do not page-fault their activations back in;
+`--malloc default` measures the stock allocator. On a CPU the clock is the process's CPU time (with OMP_NUM_THREADS=1, the
 compute a method needs; a busy shared machine inflates it far less than wall time); on a GPU, wall time.
 Methods whose stored maps are cropped and flipped by the method itself run with the loader's augmentation off,
 all others with it on (as they would be trained). Also reported:
@@ -15,6 +17,7 @@ PGD-SAT / TRADES-SAT cost what their SAT share q predicts: (1 - q) + q * t(SAT b
 branch timed as the same method with p_sat=1.
 
     OMP_NUM_THREADS=1 python tests/bench_methods.py [--n 512] [--batch 64] [--width 0.125] [--reps 15] [--reps-costly 3]
+                                                    [--only original,sat,...] [--malloc keep|default]
 """
 import argparse, os, platform, statistics, sys, tempfile, time, warnings
 from pathlib import Path
@@ -32,7 +35,10 @@ def main():
     ap.add_argument('--step-reps', type=int, default=60, help='interleaved single-step repetitions of the cheap methods')
     ap.add_argument('--only', default=None, help='comma-separated method keys to time (default: all)')
     ap.add_argument('--device', default='cpu')
+    ap.add_argument('--malloc', default='keep', choices=['keep', 'default'])
     a = ap.parse_args()
+    from satlib.core import keep_freed_memory
+    kept = keep_freed_memory() if a.malloc == 'keep' else False
     warnings.filterwarnings('ignore')
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 1)))
     from satlib.core import SatlibError
@@ -98,17 +104,17 @@ def main():
 
     print(f"satlib methods benchmark: {a.model} x{a.width}, builtin n={a.n}, batch {a.batch} ({-(-a.n // a.batch)} steps/epoch), "
           f"device {a.device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads); "
-          f"{'CPU' if dev.type == 'cpu' else 'wall-clock'} seconds")
+          f"{'CPU' if dev.type == 'cpu' else 'wall-clock'} seconds; malloc: {'freed memory kept' if kept else 'glibc default'}")
     once('original'); times['original'].clear()   # warm-up (not recorded)
     order = torch.Generator().manual_seed(0)
     for r in range(max(a.reps, a.reps_costly)):
-        keys = list(spec); keys = ['original'] + [keys[1:][i] for i in torch.randperm(len(keys) - 1, generator=order)]
-        for key in keys:   # Original first, the others in a new random order each repetition (no position bias)
+        keys = list(spec); keys = [keys[i] for i in torch.randperm(len(keys), generator=order)]
+        for key in keys:   # all methods, Original included, in a new random order each repetition (no position bias)
             if key in CHEAP and r < a.reps or key not in CHEAP and r < a.reps_costly: once(key, seed=r)   # new data order and coins
         print(f"  repetition {r + 1} done", file=sys.stderr, flush=True)
 
     med = {k: statistics.median(v) for k, v in times.items()}
-    # ratios paired by repetition (Original runs in every repetition, just before the others): slow drifts of a
+    # ratios paired by repetition (Original runs in every repetition, at a random place among the others): slow drifts of a
     # shared machine's load cancel; the median over repetitions is reported
     ratio = {k: statistics.median(t / o for t, o in zip(v, times['original'])) for k, v in times.items()}
     print(f"\n{'method':24s} {'s/epoch':>9s} {'x Original':>11s} {'reps':>5s}  note")

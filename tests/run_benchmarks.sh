@@ -13,7 +13,7 @@ mkdir -p nbs/results
 for name in "${@:-saliency attacks methods}"; do for n in $name; do
   case $n in
     saliency) args=(--threads 1) ;;
-    attacks)  args=(--threads 1) ;;
+    attacks)  args=(--threads 1) ;;   # run twice: --malloc keep (as the satlib command runs) and --malloc default
     methods)  args=(${METHODS_ARGS:-}) ;;
     *) echo "unknown benchmark '$n' (saliency, attacks or methods)" >&2; exit 2 ;;
   esac
@@ -22,10 +22,13 @@ for name in "${@:-saliency attacks methods}"; do for n in $name; do
     echo "<!-- written by tests/run_benchmarks.sh; do not edit -->"
     echo "# bench_$n: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"
     echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "# command: OMP_NUM_THREADS=1 $PY tests/bench_$n.py ${args[*]}"
-    echo
-    OMP_NUM_THREADS=1 $PY tests/bench_$n.py "${args[@]}" 2>/dev/null
-    echo
+    if [ "$n" = attacks ]; then modes=("--malloc keep" "--malloc default"); else modes=(""); fi
+    for mode in "${modes[@]}"; do
+      echo "# command: OMP_NUM_THREADS=1 $PY tests/bench_$n.py ${args[*]} $mode"
+      echo
+      OMP_NUM_THREADS=1 $PY tests/bench_$n.py "${args[@]}" $mode 2>/dev/null
+      echo
+    done
     echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   } > "$tmp"
   chmod 644 "$tmp"; mv "$tmp" "$out"; echo "wrote $out"; cat "$out"
