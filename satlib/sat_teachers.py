@@ -51,7 +51,7 @@ def joint_crop_flip(x:Tensor, *maps:Tensor|None, pad:int=4) -> list:
     parts = [m for m in (x, *maps) if m is not None]
     out, _ = random_crop_flip(torch.cat([m.to(x.dtype) for m in parts], 1), pad=pad)
     it = iter(out.split([m.shape[1] for m in parts], 1))
-    return [next(it) if m is not None else None for m in (x, *maps)]
+    return [fast_layout(next(it)) if m is not None else None for m in (x, *maps)]   # each part dense (channels-last on CPU)
 
 # %% ../nbs/16_sat_teachers.ipynb #bbd06d7a
 GRANULARITIES = ('example', 'batch', 'epoch')
