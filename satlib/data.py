@@ -104,8 +104,8 @@ class TensorData:
         return cls(torch.stack(imgs), torch.tensor(labels), M, getattr(ds, 'classes', None), name)
 
 # %% ../nbs/01_data.ipynb #870f12d7
-def random_crop_flip(x:Tensor, mask:Tensor|None=None, pad:int=4, flip:bool=True, generator=None):
-    "Pad-and-crop and horizontally flip each image (and its mask identically), batched."
+def random_crop_flip(x:Tensor, mask:Tensor|None=None, *maps:Tensor|None, pad:int=4, flip:bool=True, generator=None) -> tuple:
+    "Pad-and-crop and horizontally flip each image, batched; its mask and any further `maps` (`[B, *, H, W]`) identically."
     B, C, H, W = x.shape
     g = dict(generator=generator, device=generator.device if generator is not None else x.device)
     oy = torch.randint(0, 2 * pad + 1, (B,), **g).to(x.device)
@@ -114,11 +114,12 @@ def random_crop_flip(x:Tensor, mask:Tensor|None=None, pad:int=4, flip:bool=True,
     rows = (oy[:, None] + torch.arange(H, device=x.device))                       # [B, H]
     cols = torch.arange(W, device=x.device).expand(B, W)
     cols = torch.where(fl[:, None], cols.flip(1), cols) + ox[:, None]               # [B, W]
-    def _apply(t):
+    def _apply(t):   # one gather per tensor; the result is dense channels-last
+        if t is None: return None
         tp = torch.nn.functional.pad(t, (pad, pad, pad, pad))
         b = torch.arange(B, device=t.device)[:, None, None]
         return tp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # [B, H, W, C] -> [B, C, H, W]
-    return _apply(x), (_apply(mask) if mask is not None else None)
+    return tuple(_apply(t) for t in (x, mask, *maps))
 
 # %% ../nbs/01_data.ipynb #b9f4928c
 class DeviceLoader:

@@ -48,10 +48,7 @@ def is_indexed(source) -> bool:
 # %% ../nbs/16_sat_teachers.ipynb #c6d315d7
 def joint_crop_flip(x:Tensor, *maps:Tensor|None, pad:int=4) -> list:
     "`random_crop_flip` of `x` and each of `maps` (`[B, *, H, W]`, `None` passed through) with one crop and flip per example."
-    parts = [m for m in (x, *maps) if m is not None]
-    out, _ = random_crop_flip(torch.cat([m.to(x.dtype) for m in parts], 1), pad=pad)
-    it = iter(out.split([m.shape[1] for m in parts], 1))
-    return [fast_layout(next(it)) if m is not None else None for m in (x, *maps)]   # each part dense (channels-last on CPU)
+    return list(random_crop_flip(x, *maps, pad=pad))[:1 + len(maps)]
 
 # %% ../nbs/16_sat_teachers.ipynb #bbd06d7a
 GRANULARITIES = ('example', 'batch', 'epoch')
