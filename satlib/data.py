@@ -153,9 +153,11 @@ class DeviceLoader:
         g = rng(self.seed, self.epoch, self.rank, 1)
         for i in range(len(self)):
             j = idx[i * self.bs:(i + 1) * self.bs]
-            x = fast_layout(self.data.images[j]).float().div_(255)   # channels-last on CPU (faster convolutions)
+            x = self.data.images[j].float().div_(255)
             m = self.data.masks[j].float() if self.data.masks is not None else None
+            # channels-last on CPU (faster convolutions): the crop's gather yields it, else one copy
             if self.augment: x, m = random_crop_flip(x, m, generator=g)
+            else: x = fast_layout(x)
             yield Batch(x, self.data.labels[j], m, j)
 
 # %% ../nbs/01_data.ipynb #e0c95337
