@@ -308,7 +308,8 @@ class AutoAttack(Attack):
                 with torch.no_grad(): K = self.model(x[:1]).shape[1]
                 aa.apgd_targeted.n_target_classes = min(aa.apgd_targeted.n_target_classes, K - 1)
                 aa.fab.n_target_classes = min(aa.fab.n_target_classes, K - 1)
-                xa, _ = aa.run_standard_evaluation(x, y, batch_size=self.batch_size or x.shape[0])
+                # pyautoattack `.view`s gradients, so it needs the standard layout (satlib's CPU loader serves channels-last)
+                xa, _ = aa.run_standard_evaluation(x.contiguous(), y, batch_size=self.batch_size or x.shape[0])
         finally:
             logger.removeHandler(h); logger.setLevel(level); logger.propagate = prop
         self.log = [r.getMessage() for r in records]
