@@ -290,11 +290,12 @@ def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSp
     for spec in specs:
         kw = dict(spec.kwargs)
         cls = attacks[spec.name]
-        if isinstance(cls, type) and issubclass(cls, AttributionAttack):
+        # by interface, not class identity: a notebook that re-runs a class definition re-registers a new class
+        if isinstance(cls, type) and {'method', 'method_args', 'k'} <= set(inspect.signature(cls).parameters):
             kw.setdefault('method', method); kw.setdefault('method_args', method_args); kw.setdefault('k', k)
         atk = dataclasses.replace(spec, kwargs=kw).build(model)
         ti, kt, used, seen = [], [], [], []
-        targets = derangement(len(data), rng(seed, 7)) if isinstance(atk, TargetedAttributionAttack) else None
+        targets = derangement(len(data), rng(seed, 7)) if 'x_target' in inspect.signature(atk.perturb).parameters else None
         for b in DeviceLoader(data, batch_size, shuffle=False, device=device):
             with preserved(model), torch.no_grad(): ok = model(b.x).argmax(1) == b.y
             x, y = b.x[ok], b.y[ok]                      # only correctly classified examples are attacked
@@ -305,7 +306,7 @@ def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSp
                 kw = dict(x_target=data.images[j].to(device).float() / 255, y_target=data.labels[j].to(device))
             xa = atk(x, y, **kw)
             with preserved(model), torch.no_grad(): keep = model(xa).argmax(1) == y
-            if isinstance(atk, AttributionAttack): keep &= atk.last['kept']
+            if 'kept' in getattr(atk, 'last', {}): keep &= atk.last['kept']
             with preserved(model):
                 f0, fa = (attribution_features(model, v, y, method, method_args, 'abs', False, seed, 0) for v in (x, xa))
             ti.append(topk_intersection(f0, fa, k).cpu()); kt.append(kendall_tau(f0, fa).cpu()); used.append(keep.cpu())
