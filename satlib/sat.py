@@ -38,8 +38,12 @@ def sat_perturb(x:Tensor, # images [B, C, H, W] in [0, 1]
     # one uniform draw u per component gives both the choice (u < p: random) and the random sign
     # (u < p/2: +1, else -1; each with conditional probability 1/2); x - eps0*d with d = s is Eq. 9's -s
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    if s.is_contiguous(memory_format=torch.channels_last) and not s.is_contiguous():
+        u = torch.empty_like(s, dtype=x.dtype).copy_(u)   # same draws, laid out as the (channels-last) map: one layout throughout
     z = torch.copysign(torch.ones((), device=x.device, dtype=x.dtype), p / 2 - u)  # +-1 (never 0)
-    return torch.sub(x, torch.where(u < p, z, s.to(x.dtype)), alpha=eps0).clamp_(0, 1)
+    # d = z where u < p, else s: lerp with a 0/1 weight returns an end point exactly, and on a CPU it is
+    # faster than torch.where (SAT's step may cost at most 5 % more than Original's, and on small models it is close)
+    return torch.sub(x, torch.lerp(s.to(x.dtype), z, (u < p).to(x.dtype)), alpha=eps0).clamp_(0, 1)
 
 # %% ../nbs/07_sat.ipynb #b878eec2
 @methods.register('sat')
