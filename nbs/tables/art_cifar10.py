@@ -25,7 +25,7 @@ BUDGETS = {
     'full': dict(dataset='cifar10-jpeg', data_args={}, model='resnet10', width=0.5, batch_size=256, lr=0.1, wd=5e-4,
                  epochs=dict(natural=20, pgd10=12, art=10), amp=dict(natural=True, pgd10=True, art=False),
                  n_acc=None, n_transfer=2000, n_attr=500, n_corrupt=1000, n_align=2000, ig_steps=16, shap_samples=16, ifia_steps=50,
-                 targeted_steps=50, k=100),
+                 targeted_steps=50, k=100, corruptions=tuple(C.ART_TABLE3.values())),   # ART Table 3's 15 (speckle noise, not frost)
     'tiny': dict(dataset='builtin', data_args=dict(n=128), model='resnet10', width=0.125, batch_size=64, lr=0.05, wd=5e-4,
                  epochs=dict(natural=1, pgd10=1, art=1), amp=dict(natural=True, pgd10=True, art=False),
                  n_acc=64, n_transfer=32, n_attr=8, n_corrupt=32, n_align=32, ig_steps=4, shap_samples=4, ifia_steps=2,
