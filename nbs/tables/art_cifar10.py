@@ -1,7 +1,7 @@
 """ART Tables 1, 3, 4 and 6 (and Fig. 6) on CIFAR-10: train Natural, PGD-10 and ART, then evaluate them.
 
     python art_cifar10.py train RUNS --only natural|pgd10|art [--budget full|tiny]
-    python art_cifar10.py eval RUNS RESULTS --part accuracy|alignment|transfer|attribution|corruptions [--only ...] [--budget ...]
+    python art_cifar10.py eval RUNS RESULTS --part accuracy|autoattack|alignment|transfer|attribution|corruptions [--only ...] [--budget ...]
 
 `train` is resumable (the run folder's checkpoint); each `eval` part writes one CSV into RESULTS
 atomically (attribution: one per model) and skips files that already exist, so an interrupted job
@@ -24,11 +24,11 @@ BUDGETS = {
     # CIFAR-10 (JPEG copy), ResNet-10 at half width, SGD + cosine; the paper trains WRN-28-10 for 100-200 epochs
     'full': dict(dataset='cifar10-jpeg', data_args={}, model='resnet10', width=0.5, batch_size=256, lr=0.1, wd=5e-4,
                  epochs=dict(natural=20, pgd10=12, art=10), amp=dict(natural=True, pgd10=True, art=False),
-                 n_acc=None, n_transfer=2000, n_attr=500, n_corrupt=1000, n_align=2000, ig_steps=16, shap_samples=16, ifia_steps=50,
+                 n_acc=None, n_aa=1000, n_transfer=2000, n_attr=500, n_corrupt=1000, n_align=2000, ig_steps=16, shap_samples=16, ifia_steps=50,
                  targeted_steps=50, k=100, corruptions=tuple(C.ART_TABLE3.values())),   # ART Table 3's 15 (speckle noise, not frost)
     'tiny': dict(dataset='builtin', data_args=dict(n=128), model='resnet10', width=0.125, batch_size=64, lr=0.05, wd=5e-4,
                  epochs=dict(natural=1, pgd10=1, art=1), amp=dict(natural=True, pgd10=True, art=False),
-                 n_acc=64, n_transfer=32, n_attr=8, n_corrupt=32, n_align=32, ig_steps=4, shap_samples=4, ifia_steps=2,
+                 n_acc=64, n_aa=16, n_transfer=32, n_attr=8, n_corrupt=32, n_align=32, ig_steps=4, shap_samples=4, ifia_steps=2,
                  targeted_steps=2, k=20, corruptions=('gaussian_noise', 'contrast'), severities=(1, 5)),
 }
 
@@ -80,6 +80,13 @@ def evaluate_part(runs, results, part:str, names=tuple(MODELS), budget:str='full
             path = results / f'art_cifar10_accuracy_{n}.csv'
             if path.exists(): continue
             t0 = time.time(); _save(evaluate(net, data, specs, 500, device, meta)[0], path, t0)
+    elif part == 'autoattack':   # standard AutoAttack (pyautoattack) beside PGD-40 at 8/255, on the same random images
+        data = sample(test, b['n_aa'])
+        specs = [CLEAN, AttackSpec('pgd', 8/255, 40, 2/255), AttackSpec('autoattack', 8/255)]
+        for n, (net, meta, _) in ms.items():
+            path = results / f'art_cifar10_autoattack_{n}.csv'
+            if path.exists(): continue
+            t0 = time.time(); _save(evaluate(net, data, specs, 500, device, meta)[0], path, t0)
     elif part == 'alignment':  # Fig. 6: cosine between x and the gradient of its label's logit, per test image
         path = results / 'art_cifar10_alignment.csv'
         if path.exists(): return
@@ -129,18 +136,18 @@ def evaluate_part(runs, results, part:str, names=tuple(MODELS), budget:str='full
         for n, (net, meta, _) in todo.items():
             r = evaluate(net, base, [CLEAN], 500, device, meta)[0]; r['corruption'], r['severity'] = 'none', 0
             _save(pd.concat(rows[n] + [r], ignore_index=True), results / f'art_cifar10_corruptions_{n}.csv', t0)
-    else: raise ValueError(f"unknown part {part!r}; choose accuracy, alignment, transfer, attribution or corruptions")
+    else: raise ValueError(f"unknown part {part!r}; choose accuracy, autoattack, alignment, transfer, attribution or corruptions")
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('stage', choices=['train', 'eval']); ap.add_argument('runs'); ap.add_argument('results', nargs='?')
-    ap.add_argument('--only', nargs='+', default=list(MODELS)); ap.add_argument('--part', nargs='+', default=['accuracy', 'alignment', 'transfer', 'attribution', 'corruptions'])
+    ap.add_argument('--only', nargs='+', default=list(MODELS)); ap.add_argument('--part', nargs='+', default=['accuracy', 'autoattack', 'alignment', 'transfer', 'attribution', 'corruptions'])
     ap.add_argument('--budget', default='full', choices=list(BUDGETS)); ap.add_argument('--device', default=None)
     ap.add_argument('--workers', type=int, default=0, help="processes generating corruptions")
-    ap.add_argument('--n', type=int, default=None, help="override the budget's number of test images of the parts run (transfer, corruptions, alignment)")
+    ap.add_argument('--n', type=int, default=None, help="override the budget's number of test images of the parts run (autoattack, transfer, corruptions, alignment)")
     a = ap.parse_args()
     BUDGETS[a.budget]['workers'] = a.workers
-    if a.n: BUDGETS[a.budget].update(n_transfer=a.n, n_corrupt=a.n, n_align=a.n)
+    if a.n: BUDGETS[a.budget].update(n_aa=a.n, n_transfer=a.n, n_corrupt=a.n, n_align=a.n)
     if a.stage == 'train':
         for n in a.only: train(a.runs, n, a.budget, a.device)
     else:
