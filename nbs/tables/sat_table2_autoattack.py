@@ -1,7 +1,7 @@
 """AutoAttack beside 5- and 20-step PGD for every trained run of SAT Table 2 (built-in data).
 
     python sat_table2_autoattack.py RUNS_DIR OUT_CSV [--eps 2 1] [--n 1000] [--seeds 0 1 2] [--device cuda]
-                                    [--attacks apgd-ce apgd-t] [--first sat]
+                                    [--attacks apgd-ce apgd-t] [--first sat] [--only sat]
 
 Each (run, eps) pair is evaluated once and its rows are appended to OUT_CSV (rewritten atomically), so an
 interrupted job restarts where it stopped. The rows carry the run's method label, seed, epochs, model and
@@ -21,6 +21,7 @@ def run_label(info:dict) -> str:
 def autoattack_table(runs_dir, out_csv, eps=(2, 1), n:int=1000, seeds=(0, 1, 2), device=None, batch_size:int=500,
                      attacks:list|None=None, # None: standard AutoAttack; else its sub-attacks to run, e.g. ['apgd-ce', 'apgd-t']
                      first:list|None=None,   # run-name prefixes to evaluate first (e.g. ['sat'])
+                     only:list|None=None,    # run-name prefixes to evaluate (None: every run)
                     ) -> pd.DataFrame:
     "Evaluate every `*-seed*` run in `runs_dir` (each eps in turn, in the given order); resumable via `out_csv`."
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -28,6 +29,7 @@ def autoattack_table(runs_dir, out_csv, eps=(2, 1), n:int=1000, seeds=(0, 1, 2),
     df = pd.read_csv(out_csv) if out_csv.exists() else pd.DataFrame()
     done = set(zip(df.run, df.eps_255)) if len(df) else set()
     runs = sorted(Path(runs_dir).glob('*-seed*'), key=lambda p: (not any(p.name.startswith(f) for f in first or []), p.name))
+    runs = [r for r in runs if only is None or any(r.name.startswith(o) for o in only)]
     aa = AttackSpec('autoattack', 0.) if attacks is None else AttackSpec('autoattack', 0., kwargs=dict(version='custom', attacks_to_run=list(attacks)))
     for e in eps:
         for rd in runs:
@@ -55,5 +57,6 @@ if __name__ == '__main__':
     ap.add_argument('--device', default=None); ap.add_argument('--batch-size', type=int, default=500)
     ap.add_argument('--attacks', nargs='+', default=None, help="AutoAttack sub-attacks (default: the standard version)")
     ap.add_argument('--first', nargs='+', default=None, help="run-name prefixes to evaluate first")
+    ap.add_argument('--only', nargs='+', default=None, help="run-name prefixes to evaluate (default: every run)")
     a = ap.parse_args()
-    autoattack_table(a.runs, a.out, a.eps, a.n, a.seeds, a.device, a.batch_size, a.attacks, a.first)
+    autoattack_table(a.runs, a.out, a.eps, a.n, a.seeds, a.device, a.batch_size, a.attacks, a.first, a.only)
