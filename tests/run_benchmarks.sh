@@ -6,6 +6,7 @@
 #   bash tests/run_benchmarks.sh [saliency] [attacks] [methods]      (default: all three)
 #   BENCH_TAG=cheap_w025 METHODS_ARGS="--only original,noise,sat,sat_store:mask --width 0.25" bash tests/run_benchmarks.sh methods
 #     (extra arguments; the table goes to nbs/results/bench_methods_cheap_w025.md)
+#   BENCH_TAG=w025 METHODS_ARGS="--width 0.25" bash tests/run_benchmarks.sh methods   (every method, demo model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
