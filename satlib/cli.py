@@ -17,8 +17,8 @@ from .evaluate import AttackSpec, CLEAN, pgd_grid, evaluate, save_results, paper
 import satlib.sat, satlib.trades, satlib.sat_teachers, satlib.art, satlib.regularizers, satlib.pruning
 
 # %% auto #0
-__all__ = ['DEMO_METHODS', 'PAPER_TABLE2_FLOWERS', 'device_name', 'parse_kv', 'train_run', 'load_run', 'eval_run', 'saliency_run',
-           'demo', 'print_demo_table', 'main']
+__all__ = ['DEMO_METHODS', 'PAPER_TABLE2_FLOWERS', 'device_name', 'code_version', 'parse_kv', 'train_run', 'load_run', 'eval_run',
+           'saliency_run', 'demo', 'print_demo_table', 'main']
 
 # %% ../nbs/10_cli.ipynb #d42eade5
 def device_name(device) -> str:
@@ -26,6 +26,17 @@ def device_name(device) -> str:
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def code_version() -> str:
+    "satlib's version, with the git commit it runs from ('.dirty' if `satlib/` differs from it) when imported from a checkout."
+    import subprocess
+    v, root = __import__('satlib').__version__, Path(__import__('satlib').__file__).resolve().parent.parent
+    if not ((root / 'settings.ini').exists() and (root / '.git').exists()): return v   # an installed copy: no commit to name
+    try:
+        git = lambda *a: subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return f"{v}+g{git('rev-parse', '--short=10', 'HEAD')}{'.dirty' if git('status', '--porcelain', '--', 'satlib') else ''}"
+    except (OSError, subprocess.SubprocessError): return v
 
 def parse_kv(items:list[str]|None) -> dict:
     "Parse `['eps=8/255', 'steps=5', 'noise=true']` into typed keyword arguments."
@@ -56,7 +67,7 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
     mean, std = train.stats()
     info = dict(dataset=dataset, data_args=data_args, model=model, width=width, stem=stem, num_classes=train.num_classes,
                 mean=mean, std=std, method=method, method_args=method_args or {}, method_repr=repr(meth),
-                cfg=cfg.__dict__, device=device_name(device), n_train=len(train), satlib=__import__('satlib').__version__)
+                cfg=cfg.__dict__, device=device_name(device), n_train=len(train), satlib=code_version())
     rf = out / 'run.json'
     if rf.exists() and resume:
         old = json.loads(rf.read_text())
