@@ -16,8 +16,8 @@ from .attacks import Attack, attacks, PGD, TradesKL
 from .trades import trades_loss
 
 # %% auto #0
-__all__ = ['GRANULARITIES', 'CONTROLS', 'MaskSaliency', 'saliency_source', 'is_indexed', 'joint_crop_flip', 'coin', 'derangement',
-           'apply_control', 'SaliencySAT', 'StoreSAT', 'PGDSAT', 'TRADESSAT', 'ImageIndex', 'SaliencyShift']
+__all__ = ['GRANULARITIES', 'CONTROLS', 'MaskSaliency', 'saliency_source', 'is_indexed', 'coin', 'derangement', 'apply_control',
+           'SaliencySAT', 'StoreSAT', 'PGDSAT', 'TRADESSAT', 'ImageIndex', 'SaliencyShift']
 
 # %% ../nbs/16_sat_teachers.ipynb #30c9dd1c
 class MaskSaliency:
@@ -44,11 +44,6 @@ def saliency_source(spec, # 'mask', a store path, a `SaliencyStore`, or a callab
 def is_indexed(source) -> bool:
     "Whether `source` serves maps by `batch.idx` (computed on un-augmented images): stores, or callables with `indexed=True`."
     return isinstance(source, SaliencyStore) or bool(getattr(source, 'indexed', False))
-
-# %% ../nbs/16_sat_teachers.ipynb #c6d315d7
-def joint_crop_flip(x:Tensor, *maps:Tensor|None, pad:int=4) -> list:
-    "`random_crop_flip` of `x` and each of `maps` (`[B, *, H, W]`, `None` passed through) with one crop and flip per example."
-    return list(random_crop_flip(x, *maps, pad=pad))[:1 + len(maps)]
 
 # %% ../nbs/16_sat_teachers.ipynb #bbd06d7a
 GRANULARITIES = ('example', 'batch', 'epoch')
@@ -125,7 +120,7 @@ class SaliencySAT(Method):
         if self._images is not None and self._epoch != ctx.epoch: self._check_unaugmented(b); self._epoch = ctx.epoch
         stored = [s(b) if is_indexed(s) else None for s in self._sources]
         if self.augment and self._images is not None:
-            x, mask, *stored = joint_crop_flip(b.x, b.mask, *stored)
+            x, mask, *stored = random_crop_flip(b.x, b.mask, *stored)
             b = Batch(x, b.y, mask, b.idx)
         return b, stored
 
