@@ -27,7 +27,6 @@ def device_name(device) -> str:
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
-
 def code_version() -> str:
     "satlib's version, with the git commit it runs from ('.dirty' if `satlib/` differs from it) when imported from a checkout."
     import subprocess

@@ -21,7 +21,7 @@ for name in "${@:-saliency attacks methods}"; do for n in $name; do
   out=nbs/results/bench_$n${BENCH_TAG:+_$BENCH_TAG}.md; tmp=$(mktemp "$out.XXXX")
   {
     echo "<!-- written by tests/run_benchmarks.sh; do not edit -->"
-    echo "# bench_$n: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"
+    echo "# bench_$n: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git describe --always --dirty 2>/dev/null || echo "?"),"
     echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     if [ "$n" = attacks ]; then modes=("--malloc keep" "--malloc default"); else modes=(""); fi
     for mode in "${modes[@]}"; do
