@@ -14,7 +14,7 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
            'keep_freed_memory', 'atomic_write', 'atomic_torch_save', 'append_jsonl', 'read_jsonl', 'preserved',
-           'fast_layout', 'input_grad', 'logit_of', 'loss_of', 'Normalize', 'file_hash']
+           'fast_layout', 'input_grad', 'logit_of', 'loss_of', 'Normalize', 'file_hash', 'device_name', 'code_version']
 
 # %% ../nbs/00_core.ipynb #cec05ea5
 class SatlibError(ValueError):
@@ -182,3 +182,20 @@ def file_hash(path, n:int=16) -> str:
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()[:n]
+
+# %% ../nbs/00_core.ipynb #b1268936
+def device_name(device) -> str:
+    "A readable device description for results files (GPU model, or CPU and thread count)."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+def code_version() -> str:
+    "satlib's version, with the git commit it runs from ('.dirty' if `satlib/` differs from it) when imported from a checkout."
+    import subprocess
+    v, root = __import__('satlib').__version__, Path(__import__('satlib').__file__).resolve().parent.parent
+    if not ((root / 'settings.ini').exists() and (root / '.git').exists()): return v   # an installed copy: no commit to name
+    try:
+        git = lambda *a: subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return f"{v}+g{git('rev-parse', '--short=10', 'HEAD')}{'.dirty' if git('status', '--porcelain', '--', 'satlib') else ''}"
+    except (OSError, subprocess.SubprocessError): return v

@@ -13,8 +13,7 @@ from torch import Tensor
 from .core import *
 
 # %% auto #0
-__all__ = ['datasets', 'Batch', 'TensorData', 'random_crop_flip', 'DeviceLoader', 'make_shapes', 'BuiltinShapes', 'data_root',
-           'get_dataset', 'get_tensors']
+__all__ = ['datasets', 'Batch', 'TensorData', 'random_crop_flip', 'DeviceLoader', 'make_shapes', 'BuiltinShapes', 'data_root']
 
 # %% ../nbs/01_data.ipynb #7776634f
 class Batch(NamedTuple):
@@ -272,27 +271,3 @@ def data_root(root=None) -> Path:
 @datasets.register('builtin')
 def _builtin(root=None, split='train', n=None, size=32, num_classes=10, seed=0, **kw):
     return BuiltinShapes(n or (10000 if split == 'train' else 2000), size, num_classes, seed, split, **kw)
-
-def get_dataset(name:str, root=None, split:str='train', **kw):
-    "The dataset `name` (`'builtin'` needs no files; others read `data_root(root)`)."
-    try: import satlib.datasets  # registers the real-format loaders
-    except ModuleNotFoundError as e:
-        if e.name != 'satlib.datasets': raise
-    f = datasets[name]
-    return f(root=None, split=split, **kw) if name == 'builtin' else f(root=data_root(root), split=split, **kw)
-
-def get_tensors(name:str, root=None, split:str='train', cache:bool=True, **kw) -> TensorData:
-    "The dataset `name` as `TensorData` (decoded once; cached next to the data when `cache`)."
-    missing_mask = kw.pop('missing_mask', 'ignore')
-    ds = get_dataset(name, root, split, **kw)
-    if hasattr(ds, 'tensors'): return ds.tensors()
-    cfile = None
-    if cache and name != 'builtin':
-        key = '-'.join(f'{k}={v}' for k, v in sorted(dict(kw, missing_mask=missing_mask).items()))
-        cfile = data_root(root) / '.satlib-cache' / f'{name}-{split}{("-" + key) if key else ""}.pt'
-        if cfile.exists(): return TensorData.load(cfile)
-    td = TensorData.from_dataset(ds, name=f'{name}-{split}', missing_mask=missing_mask)
-    if cfile is not None:
-        try: td.save(cfile)
-        except OSError: pass   # read-only data root: no cache
-    return td

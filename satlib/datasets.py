@@ -20,7 +20,8 @@ from .data import datasets, data_root, TensorData
 __all__ = ['CIFAR10_LAYOUT', 'CIFAR100_LAYOUT', 'CIFAR10_CLASSES', 'CIFAR10_JPEG_LAYOUT', 'TINY_IMAGENET_LAYOUT',
            'FLOWERS17_CLASSES', 'FLOWERS17_LAYOUT', 'SVHN_LAYOUT', 'GTSRB_LAYOUT', 'GTSRB_COLUMNS', 'CUB200_LAYOUT',
            'box_mask', 'xywh_boxes', 'read_image', 'SatDataset', 'InMemoryDataset', 'CIFAR10', 'CIFAR100',
-           'CIFAR10Folder', 'TinyImageNet', 'Flowers17', 'SVHN', 'GTSRB', 'CUB200', 'write_fake', 'show_items']
+           'CIFAR10Folder', 'TinyImageNet', 'Flowers17', 'SVHN', 'GTSRB', 'CUB200', 'get_dataset', 'get_tensors',
+           'write_fake', 'show_items']
 
 # %% ../nbs/02_datasets.ipynb #2f00cd19
 def box_mask(boxes, # integer boxes `[..., 4]` as `(x0, y0, x1, y1)`, inclusive 0-based pixel coordinates
@@ -310,8 +311,10 @@ class Flowers17(SatDataset):
                  n_train:int=72, # training images per class
                  n_test:int=8, # test images per class
                  seed:int=0, # seed of the split
+                 heldout:bool=False, # with masked_only, the test split is every image of the kept classes that training does not use
                  resize=None, transform=None):
         _check_split(split, ('train', 'test'), self.name)
+        check(not heldout or masked_only, "heldout=True needs masked_only=True (it adds the unmasked training picks to the test split)")
         L = FLOWERS17_LAYOUT
         d = _dataset_dir(root, 'flowers17', L)
         jdir, tdir = _need(d/'jpg', L), d/'trimaps'
@@ -329,13 +332,15 @@ class Flowers17(SatDataset):
             check(len(idx) >= n_train + n_test, f"{self.name}: class {c} ({FLOWERS17_CLASSES[c]}) has {len(idx)} images in "
                   f"{jdir}, the split needs n_train + n_test = {n_train + n_test}; check the archive or lower n_train/n_test")
             perm = idx[torch.randperm(len(idx), generator=rng(seed, c))]
-            sel.append(perm[:n_train] if split == 'train' else perm[n_train:n_train + n_test])
+            if split == 'train': sel.append(perm[:n_train])
+            elif heldout: sel.append(torch.cat([perm[:n_train][~has[perm[:n_train]]], perm[n_train:]]))
+            else: sel.append(perm[n_train:n_train + n_test])
         sel = torch.cat(sel).sort().values
         classes, labels = FLOWERS17_CLASSES, cls
         if masked_only:
             kept = sorted(set(cls[has].tolist()))              # classes with any segmentation, over all images
             remap = torch.full((17,), -1, dtype=torch.long); remap[kept] = torch.arange(len(kept))
-            sel = sel[has[sel]]
+            sel = sel[has[sel]] if not heldout else sel[remap[cls[sel]] >= 0]
             classes, labels = [FLOWERS17_CLASSES[c] for c in kept], remap[cls]
         self.files = [f'{jdir}/{names[i]}' for i in sel.tolist()]
         self.mask_files = [f'{tdir}/{names[i][:-4]}.png' if has[i] else None for i in sel.tolist()]
@@ -482,6 +487,28 @@ def _register(name:str, cls):
 
 for _n, _c in [('cifar10', CIFAR10), ('cifar100', CIFAR100), ('cifar10-jpeg', CIFAR10Folder), ('tinyimagenet', TinyImageNet),
                ('flowers17', Flowers17), ('svhn', SVHN), ('gtsrb', GTSRB), ('cub200', CUB200)]: _register(_n, _c)
+
+# %% ../nbs/02_datasets.ipynb #9e4e9838
+def get_dataset(name:str, root=None, split:str='train', **kw):
+    "The dataset `name` (`'builtin'` needs no files; others read `data_root(root)`)."
+    f = datasets[name]
+    return f(root=None, split=split, **kw) if name == 'builtin' else f(root=data_root(root), split=split, **kw)
+
+def get_tensors(name:str, root=None, split:str='train', cache:bool=True, **kw) -> TensorData:
+    "The dataset `name` as `TensorData` (decoded once; cached next to the data when `cache`)."
+    missing_mask = kw.pop('missing_mask', 'ignore')
+    ds = get_dataset(name, root, split, **kw)
+    if hasattr(ds, 'tensors'): return ds.tensors()
+    cfile = None
+    if cache and name != 'builtin':
+        key = '-'.join(f'{k}={v}' for k, v in sorted(dict(kw, missing_mask=missing_mask).items()))
+        cfile = data_root(root) / '.satlib-cache' / f'{name}-{split}{("-" + key) if key else ""}.pt'
+        if cfile.exists(): return TensorData.load(cfile)
+    td = TensorData.from_dataset(ds, name=f'{name}-{split}', missing_mask=missing_mask)
+    if cfile is not None:
+        try: td.save(cfile)
+        except OSError: pass   # read-only data root: no cache
+    return td
 
 # %% ../nbs/02_datasets.ipynb #381cd70c
 def _draw(size, box=None, colour=(230, 80, 40), bg=(20, 30, 60), disc=False):

@@ -8,7 +8,7 @@ import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from .core import *
 from .data import TensorData
-from .train import Method, methods
+from .train import Method, methods, load_run
 
 # %% auto #0
 __all__ = ['prunable', 'sparsity', 'magnitude_masks', 'apply_masks', 'prune_', 'keep_sparse', 'SparseFinetune']
@@ -92,7 +92,6 @@ class SparseFinetune(Method):
 
     def load_base(self, model:nn.Module):
         "Copy the base run's weights into `model` (fails early if the architecture differs)."
-        from satlib.cli import load_run   # not at import time: the CLI imports this module
         dense, info = load_run(self.base, next(model.parameters()).device)
         mine, theirs = model.state_dict(), dense.state_dict()
         check(mine.keys() == theirs.keys() and all(mine[k].shape == theirs[k].shape for k in mine),

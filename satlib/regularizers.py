@@ -10,7 +10,7 @@ from torch import nn, Tensor
 from .core import *
 from .data import TensorData
 from .attacks import PGD
-from .train import Method, methods
+from .train import Method, methods, load_run
 
 # %% auto #0
 __all__ = ['DISTILL_T', 'soft_targets', 'soft_cross_entropy', 'DistillationTeacher', 'DefensiveDistillation', 'jacobian_reg_loss',
@@ -49,7 +49,6 @@ class DefensiveDistillation(Method):
         check(float(T) > 0, f"temperature T must be > 0, got {T}")
         self.teacher, self.T = str(teacher), float(T)
     def setup(self, train:TensorData, device):
-        from satlib.cli import load_run   # not at import time: the CLI imports this module
         self._teacher, info = load_run(self.teacher, device)
         check(info.get('method') == 'distill_teacher',
               f"teacher run {self.teacher} was trained with {info.get('method')!r}; defensive distillation needs a teacher "

@@ -16,7 +16,7 @@ __all__ = ['saliency_methods', 'resolve_target', 'saliency', 'gradient', 'forwar
            'guided_backprop', 'find_cam_layer', 'cam_parts', 'gradcam', 'gradcam_pp', 'guided_gradcam_pp', 'smoothgrad',
            'vargrad', 'integration_rule', 'gaussian_blur', 'make_baseline', 'integrated_gradients', 'gradient_shap',
            'reduce_channels', 'normalize_map', 'sign_map', 'label_components', 'largest_component', 'mask_to_box',
-           'cam_to_box', 'box_to_mask', 'box_to_weak_saliency', 'gradcam_pp_box']
+           'cam_to_box', 'weak_saliency', 'box_to_mask', 'box_to_weak_saliency', 'gradcam_pp_box']
 
 # %% ../nbs/05_saliency.ipynb #20ae0d73
 def resolve_target(target:str|int|Tensor, # 'label', 'pred', a class index or a LongTensor [B]
@@ -450,6 +450,13 @@ def cam_to_box(cam:Tensor, # CAMs [B, 1, H, W] or [B, H, W]
     mx = cam.flatten(1).amax(1).view(-1, 1, 1)
     return mask_to_box(largest_component((cam >= threshold * mx) & (mx > 0), connectivity))
 
+# %% ../nbs/05_saliency.ipynb #d01889fb
+def weak_saliency(mask:Tensor, channels:int=3) -> Tensor:
+    "SAT Eq. 10: a {0,1} object mask `[B,1,H,W]` -> saliency `[B,channels,H,W]` that is +1 on the object, -1 elsewhere."
+    check(mask.ndim == 4 and mask.shape[1] == 1, f"mask must be [B, 1, H, W], got {tuple(mask.shape)}")
+    return (mask.float() * 2 - 1).expand(-1, channels, -1, -1)
+
+# %% ../nbs/05_saliency.ipynb #0ee9fb42
 def box_to_mask(boxes:Tensor, H:int, W:int) -> Tensor:
     "{0, 1} float masks `[B, 1, H, W]` that are 1 inside the (half-open) boxes `(x0, y0, x1, y1)`."
     ys, xs = torch.arange(H, device=boxes.device), torch.arange(W, device=boxes.device)
@@ -458,8 +465,7 @@ def box_to_mask(boxes:Tensor, H:int, W:int) -> Tensor:
     return (inside_y[:, :, None] & inside_x[:, None, :]).float()[:, None]
 
 def box_to_weak_saliency(boxes:Tensor, shape:tuple) -> Tensor:
-    "SAT Eq. 10 for boxes: `[B, C, H, W]` maps, +1 inside each box and -1 outside (via `satlib.sat.weak_saliency`)."
-    from satlib.sat import weak_saliency   # imported here: satlib.sat builds on the training chapters
+    "SAT Eq. 10 for boxes: `[B, C, H, W]` maps, +1 inside each box and -1 outside (via `weak_saliency`)."
     return weak_saliency(box_to_mask(boxes, shape[-2], shape[-1]), shape[-3])
 
 @saliency_methods.register('gradcam_pp_box')

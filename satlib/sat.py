@@ -9,15 +9,10 @@ from torch import Tensor
 from .core import *
 from .data import Batch, TensorData
 from .train import Method, methods
+from .saliency import weak_saliency   # SAT Eq. 10, defined with the other saliency maps
 
 # %% auto #0
-__all__ = ['SAT_ALPHA', 'weak_saliency', 'sat_alpha', 'sat_perturb', 'SAT']
-
-# %% ../nbs/07_sat.ipynb #d0dc9c53
-def weak_saliency(mask:Tensor, channels:int=3) -> Tensor:
-    "SAT Eq. 10: a {0,1} object mask `[B,1,H,W]` -> saliency `[B,channels,H,W]` that is +1 on the object, -1 elsewhere."
-    check(mask.ndim == 4 and mask.shape[1] == 1, f"mask must be [B, 1, H, W], got {tuple(mask.shape)}")
-    return (mask.float() * 2 - 1).expand(-1, channels, -1, -1)
+__all__ = ['SAT_ALPHA', 'sat_alpha', 'sat_perturb', 'stretched_alpha', 'SAT']
 
 # %% ../nbs/07_sat.ipynb #4dcb7b36
 SAT_ALPHA = 0.6 ** (1 / 10)
@@ -44,6 +39,14 @@ def sat_perturb(x:Tensor, # images [B, C, H, W] in [0, 1]
     # d = z where u < p, else s: lerp with a 0/1 weight returns an end point exactly, and on a CPU it is
     # faster than torch.where (SAT's step may cost at most 5 % more than Original's, and on small models it is close)
     return torch.sub(x, torch.lerp(s.to(x.dtype), z, (u < p).to(x.dtype)), alpha=eps0).clamp_(0, 1)
+
+# %% ../nbs/07_sat.ipynb #ef3914a6
+def stretched_alpha(epochs:int, # the run's length
+                    ref_epochs:int=100, # the length the paper's schedule is set for
+                    alpha:float=SAT_ALPHA) -> float:
+    "The `alpha` whose random share after `epochs` epochs equals the paper's after `ref_epochs`: `alpha**(ref_epochs/epochs)`."
+    check(int(epochs) >= 1 and int(ref_epochs) >= 1, f"epochs and ref_epochs must be >= 1, got {epochs}, {ref_epochs}")
+    return alpha ** (ref_epochs / epochs)
 
 # %% ../nbs/07_sat.ipynb #b878eec2
 @methods.register('sat')

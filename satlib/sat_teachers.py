@@ -10,7 +10,8 @@ from torch import nn, Tensor
 from .core import *
 from .data import Batch, TensorData, random_crop_flip
 from .train import Method, methods
-from .sat import SAT_ALPHA, sat_alpha, weak_saliency, sat_perturb
+from .sat import SAT_ALPHA, sat_alpha, sat_perturb
+from .saliency import weak_saliency
 from .store import SaliencyStore
 from .attacks import Attack, attacks, PGD, TradesKL
 from .trades import trades_loss

@@ -12,11 +12,13 @@ import torch.distributed as dist
 from torch import nn, Tensor
 from .core import *
 from .data import Batch, TensorData, DeviceLoader
+from .models import get_model
 from .attacks import PGD
 
 # %% auto #0
-__all__ = ['methods', 'Context', 'Method', 'Original', 'UniformNoiseTraining', 'PGDTraining', 'TrainConfig', 'make_optimizer',
-           'dist_info', 'init_distributed', 'accuracy', 'fit']
+__all__ = ['methods', 'MODEL_FILE_FORMAT', 'Context', 'Method', 'Original', 'UniformNoiseTraining', 'PGDTraining', 'TrainConfig',
+           'make_optimizer', 'dist_info', 'init_distributed', 'accuracy', 'fit', 'build_model', 'save_model',
+           'load_run']
 
 # %% ../nbs/06_train.ipynb #1a1adf02
 @dataclass
@@ -190,3 +192,35 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
         if world > 1: dist.barrier()
         if cfg.max_steps is not None and step >= cfg.max_steps: break
     return history
+
+# %% ../nbs/06_train.ipynb #508d1ec0
+MODEL_FILE_FORMAT = 'satlib-model-1'
+
+def build_model(info:dict) -> nn.Module:
+    "The (untrained) network a run record describes: `model`, `num_classes`, `width`, `stem`, `mean`, `std`."
+    return get_model(info['model'], info['num_classes'], width=info['width'], stem=info['stem'], mean=info['mean'], std=info['std'])
+
+def save_model(path, model:nn.Module, info:dict, dtype=torch.float16) -> Path:
+    "Write a model file (atomic): run record `info` and the weights, floating-point tensors cast to `dtype`."
+    state = {k: (v.detach().to('cpu', dtype) if v.is_floating_point() else v.detach().cpu()) for k, v in model.state_dict().items()}
+    atomic_torch_save(dict(format=MODEL_FILE_FORMAT, info=info, state=state), path)
+    return Path(path)
+
+def load_run(out, device='cpu'):
+    "The trained model (eval mode, float32) and its run record, from a run folder or a model file."
+    out = Path(out)
+    if out.is_file():
+        try: d = torch.load(out, map_location=device, weights_only=True)
+        except Exception as e: raise SatlibError(f"cannot read model file {out} ({type(e).__name__}); it is truncated or not a satlib model file") from None
+        check(isinstance(d, dict) and d.get('format') == MODEL_FILE_FORMAT, f"{out} is not a satlib model file (format {MODEL_FILE_FORMAT})")
+        info, state = dict(d['info']), {k: v.float() if v.is_floating_point() else v for k, v in d['state'].items()}
+        info.setdefault('epochs_trained', info.get('epochs_done'))
+    else:
+        check((out / 'run.json').exists() and (out / 'checkpoint.pt').exists(),
+              f"{out} is not a finished satlib run (needs run.json and checkpoint.pt); train one with `satlib train --out {out}`")
+        info = json.loads((out / 'run.json').read_text())
+        st = torch.load(out / 'checkpoint.pt', map_location=device, weights_only=False)
+        state, info['epochs_trained'] = st['model'], st['epoch']
+    net = build_model(info)
+    net.load_state_dict(state)
+    return net.to(device).eval(), info

@@ -42,11 +42,11 @@ def main():
     warnings.filterwarnings('ignore')
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 1)))
     from satlib.core import SatlibError
-    from satlib.data import get_tensors
+    from satlib.datasets import get_tensors
     from satlib.models import get_model
     from satlib.train import methods, fit, TrainConfig
     from satlib.store import build_store
-    from satlib.cli import train_run
+    from satlib.runs import train_run
     import satlib.sat, satlib.trades, satlib.sat_teachers as st
     for mod in ['art', 'regularizers', 'pruning']:   # the other issue-5 chapters, when present
         try: __import__(f'satlib.{mod}')

@@ -15,7 +15,8 @@ from torchvision.ops import masks_to_boxes
 from torchvision.transforms import v2
 
 from satlib.core import SatlibError
-from satlib.data import datasets, get_dataset, TensorData
+from satlib.data import datasets, TensorData
+from satlib.datasets import get_dataset
 from satlib.datasets import (box_mask, xywh_boxes, read_image, CIFAR10, CIFAR100, CIFAR10Folder, TinyImageNet,
                              Flowers17, SVHN, GTSRB, CUB200, CIFAR10_CLASSES, FLOWERS17_CLASSES, write_fake)
 

@@ -57,7 +57,7 @@ def test_distillation_from_teacher_run(tmp_path):
     assert r.returncode == 2 and '--method distill_teacher' in r.stderr and 'Traceback' not in r.stderr
 
 def test_finetune_sparse_from_base_run(tmp_path):
-    from satlib.cli import load_run
+    from satlib.train import load_run
     from satlib.pruning import sparsity
     train(tmp_path / 'dense', 'original')
     train(tmp_path / 'sparse', 'finetune_sparse', f"base={tmp_path / 'dense'}", 'sparsity=0.95')

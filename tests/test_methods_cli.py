@@ -10,7 +10,7 @@ TINY = ['--dataset', 'builtin', '--data-arg', 'n=128', '--width', '0.125', '--ep
 @pytest.fixture(scope='module')
 def stores(tmp_path_factory):
     "Two saliency stores of the CLI's training data (n=128): GBP and Grad-CAM++ boxes of a small teacher."
-    from satlib.data import get_tensors
+    from satlib.datasets import get_tensors
     from satlib.models import get_model
     from satlib.store import build_store
     d = tmp_path_factory.mktemp('stores')
@@ -29,7 +29,7 @@ def train(out, method, args, extra=()):
     return info
 
 def test_methods_listed():
-    "The command line knows every method of this part (satlib.cli imports satlib.trades and satlib.sat_teachers)."
+    "The command line knows every method of this part (satlib.cli imports satlib.runs, which imports every method chapter)."
     out = satlib_cmd('train', '--help').stdout.replace('\n', ' ')
     for m in ['trades', 'sat_store', 'pgd_sat', 'trades_sat']: assert m in out, f"{m} is not registered in `satlib train`"
 

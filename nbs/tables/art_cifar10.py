@@ -11,8 +11,11 @@ from pathlib import Path
 import pandas as pd, torch
 from satlib.core import atomic_write, rng, preserved
 from satlib.train import TrainConfig
-from satlib.cli import train_run, load_run, device_name
-from satlib.data import get_tensors, DeviceLoader
+from satlib.runs import train_run
+from satlib.train import load_run
+from satlib.core import device_name
+from satlib.data import DeviceLoader
+from satlib.datasets import get_tensors
 from satlib.evaluate import evaluate, AttackSpec, CLEAN
 from satlib.metrics import attribution_robustness, image_gradient_alignment
 import satlib.art, satlib.corruptions as C   # registers the 'art' method

@@ -10,8 +10,10 @@ import argparse, dataclasses, json, time
 from pathlib import Path
 import pandas as pd, torch
 from satlib.core import atomic_write
-from satlib.cli import load_run, DEMO_METHODS, device_name
-from satlib.data import get_tensors
+from satlib.cli import DEMO_METHODS
+from satlib.train import load_run
+from satlib.core import device_name
+from satlib.datasets import get_tensors
 from satlib.evaluate import evaluate, AttackSpec, CLEAN
 
 def run_label(info:dict) -> str:
