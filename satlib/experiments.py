@@ -132,9 +132,11 @@ def _train_cfg(b:Budget, r:Row, seed:int) -> dict:
 def _data(b:Budget) -> dict:
     return dict(dataset=b.dataset, data_args=b.data_args, test_split=b.test_split, test_args=b.test_args)
 
-def plan(t:Table, budget:str, rows=None, seeds=None, device=None) -> list[Job]:
-    "The jobs of table `t` at `budget` (only `rows` / `seeds` when given), teachers first, in declaration order."
+def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) -> list[Job]:
+    "The jobs of table `t` at `budget` (only `rows` / `seeds` / `evals` when given), teachers first, in declaration order."
     b = t.budget(budget); want = set(rows) if rows is not None else None
+    names = [e.name for e in b.evals]
+    for n in evals or []: check(n in names, f"table {t.name} ({budget}) has no evaluation {n!r}; it has: {', '.join(names)}")
     for lab in want or []: t.row(lab)
     runs, jobs = {}, []
     def run_key(r:Row, seed:int) -> str:
@@ -175,6 +177,7 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None) -> list[Job]:
         jobs.append(Job('train', v['key'], lab, s, tuple(sk for sk, _, _ in v['stores'].values()),
                         dict(v['cfg'], role=r.role, stores={k: sk for k, (sk, _, _) in v['stores'].items()}, device=device, also=[])))
     for e in b.evals:
+        if evals is not None and e.name not in evals: continue
         ev = evaluators[e.fn]
         labels = e.rows if e.rows is not None else [r.label for r in t.rows if r.role != 'teacher']
         for lab in labels: t.row(lab)
@@ -460,11 +463,11 @@ def run_table(table, # a `Table` or a registered table name
               budget:str='tiny', workers:int=1, rows=None, seeds=None, root=None, device=None,
               executor=None, # an executor (default: inline for 1 worker, else `LocalExecutor(workers, threads)`)
               threads:int|None=None, # CPU threads per worker (default: the cores split evenly)
-              verbose:bool=True) -> dict:
+              verbose:bool=True, evals=None) -> dict: # only these evaluations (names; None: all)
     "Train and evaluate everything of `table` at `budget` that is not done yet; return a summary."
     t = tables[table] if isinstance(table, str) else table
     paths = TablePaths(root)
-    jobs = plan(t, budget, rows, seeds, device=str(device) if device is not None else None)
+    jobs = plan(t, budget, rows, seeds, device=str(device) if device is not None else None, evals=evals)
     todo = pending(t, budget, jobs, paths)
     by_key = {j.key: j for j in todo}
     waiting, running, n_done, t0 = list(todo), {}, 0, time.time()
@@ -552,10 +555,11 @@ def logs(t, budget:str, root=None) -> pd.DataFrame:
             frames.append(pd.DataFrame(read_jsonl(f)).assign(label=r.label, seed=int(f.stem.rsplit('-s', 1)[1])))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|None=5, root=None) -> pd.DataFrame:
+def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|None=5, root=None,
+                     df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
     "Our accuracy (mean ± 95 % CI over seeds, and the number of seeds) beside the paper's, row by row in the table's order."
     t = tables[t] if isinstance(t, str) else t
-    df = results(t, budget, name, root)
+    df = results(t, budget, name, root) if df is None else df
     check(len(df), f"no results {name!r} for {t.name} ({budget}) yet; run `satlib table {t.name} --budget {budget}`")
     ours = paper_table(df, attack, steps)
     seeds = df.groupby('method').seed.nunique()
@@ -569,10 +573,11 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
     return out
 
 def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats row b
-           name:str='pgd', attack:str='pgd', steps:int|None=5, col:str='2/255', root=None) -> pd.DataFrame:
+           name:str='pgd', attack:str='pgd', steps:int|None=5, col:str='2/255', root=None,
+           df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
     "Each claim 'a beats b' at column `col`: paired difference over seeds, 95 % CI, and a verdict."
     t = tables[t] if isinstance(t, str) else t
-    df, rows = results(t, budget, name, root), []
+    df, rows = (results(t, budget, name, root) if df is None else df), []
     for a, b in pairs:
         c = compare(df, a, b, attack, steps)
         check(col in c.index, f"column {col!r} not in the results; have {list(c.index)}")
