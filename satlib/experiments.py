@@ -24,7 +24,7 @@ from .zoo import TablePaths, slug
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status',
-           'results', 'runs', 'logs', 'paper_comparison', 'claims']
+           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe', 'budget_line', 'plot_curves']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -345,6 +345,12 @@ class InlineExecutor:
 def _init_worker(threads:int):
     torch.set_num_threads(threads)
     os.environ['OMP_NUM_THREADS'] = str(threads)
+    import threading
+    parent = os.getppid()
+    def _watch():   # a worker whose parent was killed stops too, instead of finishing its job alone
+        while os.getppid() == parent: time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=_watch, daemon=True).start()
 
 def _work(job:dict, paths:tuple, table:str, budget:str) -> dict:
     "A worker process's entry point: plain values in, `run_job`'s record out (nothing defined in `__main__` crosses)."
@@ -573,17 +579,51 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
     return out
 
 def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats row b
-           name:str='pgd', attack:str='pgd', steps:int|None=5, col:str='2/255', root=None,
-           df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
-    "Each claim 'a beats b' at column `col`: paired difference over seeds, 95 % CI, and a verdict."
+           name:str='pgd', attack:str='pgd', steps:int|None=5, col='2/255', # a column, or a list of columns
+           root=None, df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
+    "Each claim 'a beats b' at each column: paired difference over seeds, 95 % CI, and a verdict."
     t = tables[t] if isinstance(t, str) else t
     df, rows = (results(t, budget, name, root) if df is None else df), []
     for a, b in pairs:
         c = compare(df, a, b, attack, steps)
-        check(col in c.index, f"column {col!r} not in the results; have {list(c.index)}")
-        r = c.loc[col]
-        v = ('undecided: one seed' if r.seeds < 2 else 'reproduced' if r.ci_low > 0 else 'reversed' if r.ci_high < 0
-             else 'undecided at this budget')
-        rows.append(dict(claim=f"{a} > {b}", column=col, a=r[a], b=r[b], diff=r['diff'], ci_low=r.ci_low, ci_high=r.ci_high,
-                         seeds=int(r.seeds), verdict=v))
-    return pd.DataFrame(rows).set_index('claim')
+        for cl in ([col] if isinstance(col, str) else col):
+            check(cl in c.index, f"column {cl!r} not in the results; have {list(c.index)}")
+            r = c.loc[cl]
+            v = ('undecided: one seed' if r.seeds < 2 else 'reproduced' if r.ci_low > 0 else 'reversed' if r.ci_high < 0
+                 else 'undecided at this budget')
+            rows.append(dict(claim=f"{a} > {b}", column=cl, a=r[a], b=r[b], diff=r['diff'], ci_low=r.ci_low, ci_high=r.ci_high,
+                             seeds=int(r.seeds), verdict=v))
+    return pd.DataFrame(rows).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
+
+def describe(t, budget:str) -> pd.DataFrame:
+    "The table's rows at `budget`: method, options, training overrides, seeds and role (what a notebook states up front)."
+    t = tables[t] if isinstance(t, str) else t
+    b = t.budget(budget)
+    return pd.DataFrame([dict(row=r.label, role=r.role, method=r.method,
+                              options=', '.join(f"{k}={v.teacher + ' ' + v.method if isinstance(v, Maps) else (f'{v * 255:.3g}/255' if isinstance(v, float) and 0 < v < 0.2 else v)}"
+                                                for k, v in r.args.items()),
+                              training=', '.join(f"{k}={v}" for k, v in r.train.items()), seeds=len(_row_seeds(b, r)), note=r.note)
+                         for r in t.rows]).set_index('row')
+
+def budget_line(t, budget:str) -> str:
+    "One sentence: the data, model, schedule and seeds of `budget`."
+    t = tables[t] if isinstance(t, str) else t
+    b = t.budget(budget); tc = TrainConfig(**dict(b.train, progress=False))
+    return (f"{t.name}, budget `{budget}`: {b.dataset} {b.data_args or ''} (test split {b.test_split} {b.test_args or ''}), "
+            f"{b.model} ×{b.width}, {tc.epochs} epochs, {tc.opt} lr {tc.lr}, batch {tc.batch_size}, seeds {list(b.seeds)}. {b.note}")
+
+def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'test_acc')):
+    "Per-epoch training curves of `rows` (mean over seeds, band: min-max), from the committed logs."
+    import matplotlib.pyplot as plt
+    d = logs(t, budget, root)
+    check(len(d), f"no logs for {t if isinstance(t, str) else t.name} ({budget}) yet")
+    if rows is not None: d = d[d.label.isin(rows)]
+    ms = [m for m in metrics if m in d and d[m].notna().any()]
+    fig, axs = plt.subplots(1, len(ms), figsize=(4.2 * len(ms), 3), squeeze=False)
+    for ax, m in zip(axs[0], ms):
+        for lab, g in d.dropna(subset=[m]).groupby('label', sort=False):
+            a = g.groupby('epoch')[m].agg(['mean', 'min', 'max'])
+            ax.plot(a.index, a['mean'], label=lab, lw=1); ax.fill_between(a.index, a['min'], a['max'], alpha=.15)
+        ax.set_xlabel('epoch'); ax.set_ylabel(m); ax.grid(alpha=.3)
+    axs[0][0].legend(fontsize=6)
+    fig.tight_layout(); return fig

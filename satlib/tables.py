@@ -9,23 +9,26 @@ import pandas as pd
 from .core import *
 from .evaluate import AttackSpec, CLEAN
 from .sat import stretched_alpha
-from .experiments import Table, Row, Budget, Eval, Maps, tables, status, plan, run_table, results, paper_comparison, claims
+from .experiments import Table, Row, Budget, Eval, Maps, tables, status, plan, run_table, results, paper_comparison, claims, budget_line
 from .zoo import TablePaths
 
 # %% auto #0
-__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PAPER_TABLE2_FLOWERS17', 'DEMO_ROWS', 'DEMO_EPOCHS', 'sat_evals', 'tiny_budget',
-           'sat_mask_rows', 'demo_sentence', 'demo', 'art_evals', 'table_list']
+__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS', 'sat_evals',
+           'tiny_budget', 'sat_mask_rows', 'SATReport', 'demo_sentence', 'demo', 'art_evals', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
 
 def sat_evals(n:int|None=None, # test images for PGD (None: all)
               n_aa:int|None=200, # test images for AutoAttack (0: none)
-              aa_eps=(2/255,), pgd20:bool=True) -> list[Eval]:
-    "The SAT tables' evaluations: `pgd` (clean, PGD-5 and PGD-20 at 1..4/255) and `autoattack`."
-    specs = [CLEAN] + [AttackSpec('pgd', e, 5) for e in EPS_1_4] + ([AttackSpec('pgd', e, 20) for e in EPS_1_4] if pgd20 else [])
-    ev = [Eval('pgd', 'attacks', dict(specs=specs), n=n)]
-    if n_aa != 0: ev.append(Eval('autoattack', 'attacks', dict(specs=[CLEAN] + [AttackSpec('autoattack', e) for e in aa_eps]), n=n_aa))
+              aa_eps=(2/255,), aa_rows=None, # rows AutoAttack runs on (None: all)
+              pgd20:bool=True) -> list[Eval]:
+    "The SAT tables' evaluations: `pgd` (clean, PGD-5 at 1..4/255), `pgd20` (PGD-20) and `autoattack`."
+    ev = [Eval('pgd', 'attacks', dict(specs=[CLEAN] + [AttackSpec('pgd', e, 5) for e in EPS_1_4]), n=n)]
+    if pgd20: ev.append(Eval('pgd20', 'attacks', dict(specs=[AttackSpec('pgd', e, 20) for e in EPS_1_4]), n=n))
+    if n_aa != 0:   # PGD-5 on the same images, so that PGD-5 minus AutoAttack is a paired gap
+        aa = [CLEAN] + [s for e in aa_eps for s in (AttackSpec('pgd', e, 5), AttackSpec('autoattack', e))]
+        ev.append(Eval('autoattack', 'attacks', dict(specs=aa), n=n_aa, rows=aa_rows))
     return ev
 
 def tiny_budget(**kw) -> Budget:
@@ -35,6 +38,8 @@ def tiny_budget(**kw) -> Budget:
 
 # %% ../nbs/23_tables.ipynb #ec20551e
 SAT_CONTROLS = ('SAT control: α = 1 (random signs)', "SAT control: another image's mask", 'SAT control: flipped sign')
+# AutoAttack runs on the rows that carry the claims and the robust rows (it is the costliest evaluation on a CPU)
+AA_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0], 'PGD', 'PGD-SAT', 'TRADES', 'TRADES-SAT')
 
 def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
                   stretched:int|None=None, # also a SAT row with the α schedule stretched over this many epochs
@@ -66,6 +71,71 @@ PAPER_TABLE2_FLOWERS17 = _paper(['1/255', '2/255', '3/255'], {
     'PGD': [72.38, 70.4, 70.3], 'PGD + Uniform-Noise': [73.52, 72.79, 72.71], 'PGD-SAT': [78.67, 75.73, 75.00],
     'TRADES': [74.56, 73.89, 73.67], 'TRADES + Uniform-Noise': [76.47, 74.26, 74.0], 'TRADES-SAT': [79.41, 77.94, 77.20]})
 
+# %% ../nbs/23_tables.ipynb #c0be0869
+SAT_CLAIMS = [('SAT', 'Original'), ('SAT', 'Original + Uniform-Noise'), ('PGD-SAT', 'PGD'), ('PGD-SAT', 'PGD + Uniform-Noise'),
+              ('TRADES-SAT', 'TRADES'), ('TRADES-SAT', 'TRADES + Uniform-Noise')]
+
+class SATReport:
+    "The sections of a SAT table notebook, read from the committed results of `table` at `budget`."
+    def __init__(self, table, budget:str='cpu', root=None, cols=('1/255', '2/255', '3/255')):
+        self.t = tables[table] if isinstance(table, str) else table
+        self.budget, self.root, self.cols = budget, root, list(cols)
+        self.labels = [r.label for r in self.t.rows]
+        self.have = set(results(self.t, budget, 'pgd', root).method)
+    def _pairs(self, pairs): return [(a, b) for a, b in pairs if a in self.have and b in self.have]
+    def runs(self) -> pd.DataFrame:
+        "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code."
+        from satlib.experiments import runs
+        R = runs(self.t, self.budget, self.root)
+        R = R[R.role != 'teacher'] if 'role' in R else R
+        g = R.groupby('label', sort=False).agg(seeds=('seed', 'nunique'), epochs=('epochs', 'first'), train_loss=('final_train_loss', 'mean'),
+                                               test_acc=('final_test_acc', 'mean'), train_seconds=('train_seconds', 'mean'),
+                                               device=('device', 'first'), satlib=('satlib', 'first'))
+        return g.loc[[l for l in self.labels if l in g.index]].round(3)
+    def table(self, name:str='pgd', steps:int=5) -> pd.DataFrame:
+        "Accuracy (mean ± 95 % CI over seeds) beside the paper's."
+        return paper_comparison(self.t, self.budget, name, steps=steps, root=self.root)
+    def claims(self, pairs=None) -> pd.DataFrame:
+        "The paper's claims (default `SAT_CLAIMS`), paired by seed, at each column."
+        return claims(self.t, self.budget, self._pairs(pairs or SAT_CLAIMS), col=self.cols, root=self.root)
+    def controls(self, sat:str='SAT') -> pd.DataFrame:
+        "SAT against each of its controls (every `control` row), paired by seed."
+        ctl = [r.label for r in self.t.rows if r.role == 'control']
+        return claims(self.t, self.budget, self._pairs([(sat, c) for c in ctl]), col=self.cols, root=self.root)
+    def autoattack(self) -> pd.DataFrame:
+        "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
+        A = results(self.t, self.budget, 'autoattack', self.root)
+        a = A.pivot_table(index=['method', 'seed'], columns='attack', values='accuracy')
+        a['pgd - autoattack'] = a['pgd'] - a['autoattack']
+        out = a.groupby('method', sort=False).agg(['mean', 'min', 'max']).round(1)
+        return out.loc[[l for l in self.labels if l in out.index]]
+    def plot(self, groups=None):
+        "Accuracy against ε (PGD-5), one panel per group of rows."
+        import matplotlib.pyplot as plt
+        from satlib.evaluate import plot_accuracy_vs_eps
+        groups = groups or {'no attack in training': ['Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0]],
+                            'adversarial training': ['PGD', 'PGD-SAT', 'TRADES', 'TRADES-SAT']}
+        p = results(self.t, self.budget, 'pgd', self.root)
+        groups = {k: [r for r in v if r in self.have] for k, v in groups.items()}
+        groups = {k: v for k, v in groups.items() if v}
+        fig, axs = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.4), squeeze=False)
+        for ax, (title, rows) in zip(axs[0], groups.items()):
+            plot_accuracy_vs_eps(p[p.method.isin(rows) & (p.steps.isin([0, 5]))], ax=ax, title=title)
+        fig.tight_layout(); return fig
+    def summary(self, col:str='2/255') -> str:
+        "Sentences computed from the claims and controls at `col`."
+        out = [f"{budget_line(self.t, self.budget)}", '', "The paper's claims (PGD-5):"]
+        say = lambda df: [f"- {c}: {r['diff']:+.2f} points (95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds): {r.verdict}."
+                          for (c, cl), r in df.iterrows() if cl == col]
+        C, K = self.claims(), self.controls()
+        out += say(C) + ['', "SAT against its controls:"] + say(K)
+        if ('SAT > Original', col) in C.index and 'SAT' in [r.label for r in self.t.rows if r.paper]:
+            pa = self.t.row('SAT').paper.get(col), self.t.row('Original').paper.get(col)
+            if None not in pa:
+                out += ['', f"The paper reports SAT − Original = {pa[0] - pa[1]:+.2f} points at {col}; here "
+                            f"{C.loc[('SAT > Original', col), 'diff']:+.2f} ({C.loc[('SAT > Original', col), 'verdict']})."]
+        return '\n'.join(out)
+
 # %% ../nbs/23_tables.ipynb #8913ec99
 DEMO_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0], 'PGD')
 DEMO_EPOCHS = 24
@@ -83,7 +153,7 @@ tables.register('sat_table2_builtin')(Table(
     dict(tiny=tiny_budget(evals=sat_evals(n=64, n_aa=16, pgd20=False)),
          cpu=Budget('builtin', dict(n=3000), test_args=dict(n=1000), width=0.25,
                     train=dict(epochs=DEMO_EPOCHS, batch_size=64, lr=4e-3, eval_every=0), seeds=(0, 1, 2),
-                    evals=sat_evals(n=None, n_aa=500), note="ResNet-10 ×1/4, 3000 images, 24 epochs, Adam 4e-3: the demo's budget")),
+                    evals=sat_evals(n=None, n_aa=200, aa_rows=DEMO_ROWS), note="ResNet-10 ×1/4, 3000 images, 24 epochs, Adam 4e-3: the demo's budget")),
     notebook='nbs/tables/sat_table2_builtin.ipynb'))
 
 # %% ../nbs/23_tables.ipynb #68a77159
@@ -128,7 +198,7 @@ tables.register('sat_table2_flowers17')(Table(
     dict(tiny=tiny_budget(evals=sat_evals(n=64, n_aa=16, pgd20=False)),
          cpu=Budget('flowers17', _FLOWERS, test_args=dict(heldout=True), width=0.25,
                     train=dict(epochs=100, batch_size=64, opt='adam', lr=1e-3, eval_every=5), seeds=(0, 1, 2),
-                    evals=sat_evals(n=None, n_aa=200),
+                    evals=sat_evals(n=None, n_aa=200, aa_rows=AA_ROWS),
                     note="32×32 (the authors' code), ResNet-10 ×1/4, 100 epochs, Adam 1e-3 (the paper's), 3 seeds; "
                          "755 segmented training images, 525 held-out test images"),
          gpu=Budget('flowers17', dict(masked_only=True, resize=64), test_args=dict(heldout=True), model='resnet18', width=1.0,

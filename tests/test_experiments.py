@@ -1,0 +1,89 @@
+"The table runner from the shell: `satlib table --list`, kill-and-resume at the tiny budget, another executor, and the zoo."
+import json, os, random, signal, subprocess, sys, time
+from pathlib import Path
+import pandas as pd
+import pytest, torch
+from conftest import satlib_cmd, BIN, ROOT
+
+TABLE = 'sat_table2_builtin'
+
+def _table(root, *extra, **kw):
+    return subprocess.Popen([str(BIN / 'satlib'), 'table', TABLE, '--budget', 'tiny', '--root', str(root), '--device', 'cpu', *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'), **kw)
+
+def _rows(root):
+    "Everything a table run decides (weights, cells, accuracies), without wall times, devices or file hashes."
+    d = Path(root) / 'results' / TABLE / 'tiny'
+    runs = pd.read_csv(d / 'runs.csv')[['label', 'seed', 'key', 'epochs', 'weights']].sort_values(['key', 'label']).reset_index(drop=True)
+    evals = {f.stem: pd.read_csv(f)[['cell', 'method', 'seed', 'attack', 'eps', 'steps', 'accuracy', 'n']]
+                       .sort_values(['cell', 'attack', 'eps', 'steps']).reset_index(drop=True)
+             for f in sorted(d.glob('*.csv')) if f.stem != 'runs'}
+    logs = {f.name: [r['epoch'] for r in map(json.loads, f.read_text().splitlines())] for f in sorted((d / 'logs').glob('*.jsonl'))}
+    return runs, evals, logs
+
+def test_table_list():
+    r = satlib_cmd('table', '--list')
+    for name in ('sat_table2_builtin', 'sat_table2_flowers17', 'art_cifar10'): assert name in r.stdout
+    assert 'reproduces' in r.stdout and 'tiny' in r.stdout and 'cpu' in r.stdout
+
+def test_unknown_table_is_one_line():
+    r = satlib_cmd('table', 'no_such_table', check=False)
+    assert r.returncode == 2 and "unknown table 'no_such_table'" in r.stderr and 'Traceback' not in r.stderr
+
+def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
+    "SIGKILL a tiny table run at random moments, run it again to the end: the same weights, cells and logs as one uninterrupted run."
+    ref = tmp_path / 'ref'
+    p = _table(ref); assert p.wait(timeout=900) == 0, p.stderr.read()
+    want = _rows(ref)
+    rnd, got, kills = random.Random(0), tmp_path / 'killed', 0
+    for delay in (rnd.uniform(2, 8) for _ in range(4)):
+        p = _table(got); time.sleep(delay)
+        if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait(); kills += 1
+    p = _table(got); assert p.wait(timeout=900) == 0, p.stderr.read()
+    assert kills >= 2, f"the run finished before it could be killed ({kills} kills): make the delays shorter"
+    have = _rows(got)
+    pd.testing.assert_frame_equal(have[0], want[0])
+    assert have[1].keys() == want[1].keys()
+    for k in want[1]: pd.testing.assert_frame_equal(have[1][k], want[1][k])
+    assert have[2] == want[2]
+    assert not list(Path(got).rglob('*.tmp')), "killed writes left temporary files behind"
+
+def test_submitit_executor_local_mode(tmp_path):
+    "The cluster executor (submitit), in submitit's own local mode, gives the rows the default one gives."
+    pytest.importorskip('submitit')
+    a, b = tmp_path / 'inline', tmp_path / 'submitit'
+    rows = ['--rows', 'Original', 'SAT']
+    p = _table(a, *rows); assert p.wait(timeout=900) == 0, p.stderr.read()
+    p = _table(b, *rows, '--executor', 'submitit-local', '--workers', '2'); assert p.wait(timeout=900) == 0, p.stderr.read()
+    ra, rb = _rows(a), _rows(b)
+    pd.testing.assert_frame_equal(ra[0], rb[0])
+    for k in ra[1]: pd.testing.assert_frame_equal(ra[1][k], rb[1][k])
+
+def _committed():
+    from satlib.zoo import entries
+    e = entries()
+    return e[e.budget != 'tiny'] if len(e) else e
+
+@pytest.mark.parametrize('table', sorted(set(_committed().table)) if len(_committed()) else ['(none)'])
+def test_zoo_reproduces_committed_clean_accuracy(table):
+    "Every committed zoo model of seed 0 gives its results' clean accuracy on the same test images (within 0.2 points)."
+    if table == '(none)': pytest.skip("no committed zoo models")
+    import satlib.tables   # registers the papers' tables
+    from satlib.experiments import tables, test_images, results, _data
+    from satlib.evaluate import evaluate, CLEAN
+    import satlib.zoo
+    e = _committed(); e = e[(e.table == table) & (e.seed == 0) & (e.role != 'teacher')]
+    t = tables[table]
+    for budget, g in e.groupby('budget'):
+        b = t.budget(budget)
+        if b.dataset != 'builtin' and not os.environ.get('SATLIB_DATA'): pytest.skip(f"{table} ({budget}) needs SATLIB_DATA with {b.dataset}")
+        ev = next(x for x in b.evals if x.name == 'pgd' or x.name == 'accuracy')
+        res = results(t, budget, ev.name)
+        data = test_images(dict(_data(b), n=ev.n))
+        for r in g.itertuples():
+            net = satlib.zoo.load(table, r.label, 0, budget)
+            acc = evaluate(net, data, [CLEAN], device='cpu')[0].accuracy.iloc[0]
+            want = res[(res.method == r.label) & (res.seed == 0) & (res.attack == 'none')].accuracy
+            assert len(want), f"{table} ({budget}): no clean accuracy of {r.label} in {ev.name}.csv"
+            assert abs(acc - want.iloc[0]) <= 0.2, f"{table} ({budget}) {r.label}: zoo model gives {acc:.2f}%, the CSV {want.iloc[0]:.2f}%"
