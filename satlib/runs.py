@@ -50,7 +50,8 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
     info = dict(dataset=dataset, data_args=data_args, model=model, width=width, stem=stem, num_classes=train.num_classes,
                 mean=mean, std=std, method=method, method_args=method_args, method_repr=repr(meth),
                 cfg=cfg.__dict__, device=device_name(device), n_train=len(train), satlib=code_version())
-    net = build_model(info)   # an unknown model or stem fails here, before anything is written
+    set_seed(cfg.seed); net = build_model(info)   # seeded initial weights; an unknown model or stem fails here, before anything is written
+    train = train.to(device); meth.setup(train, device)   # a method's own files (a saliency store, a teacher run) too
     rf, ck = out / 'run.json', out / 'checkpoint.pt'
     if resume is True:
         check(ck.exists(), f"nothing to resume in {out}: it holds no checkpoint.pt"
@@ -69,9 +70,8 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
         info.update(_progress(st['history']))
     rank, _ = dist_info()
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
-    set_seed(cfg.seed)
     t0 = time.time()
-    hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device)
+    hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device, setup=False)
     info.update(_progress(hist), wall_seconds=time.time() - t0)
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     return info

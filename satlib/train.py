@@ -200,7 +200,9 @@ def _check_classes(model:nn.Module, train:TensorData):
           f"classes (0..{out.shape[-1] - 1}); build the model with num_classes={hi + 1} or more, or fix the labels")
 
 def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, test:TensorData|None=None,
-        out_dir=None, resume:bool=False, device=None, log_extra:dict|None=None) -> list[dict]:
+        out_dir=None, resume:bool=False, device=None, log_extra:dict|None=None,
+        setup:bool=True, # call `method.setup(train, device)`; False when the caller already has (to check before writing)
+       ) -> list[dict]:
     "Train `model` with `method` on `train`; log to `out_dir/log.jsonl`, checkpoint to `out_dir/checkpoint.pt`."
     cfg = cfg or TrainConfig()
     device = check_device(device)
@@ -213,7 +215,7 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
         model.to(memory_format=torch.channels_last)   # their gradients and DDP's buckets) the same layout
     train = train.to(device)
     _check_classes(model, train)
-    method.setup(train, device)
+    if setup: method.setup(train, device)
     loader = DeviceLoader(train, cfg.batch_size, shuffle=True, augment=cfg.augment, seed=cfg.seed,
                           drop_last=False, rank=rank, world_size=world)
     opt, sched = make_optimizer(model, cfg, len(loader))
