@@ -4,27 +4,43 @@
 
 # %% ../nbs/04_attacks.ipynb #5e79562a
 from __future__ import annotations
-import logging, warnings
+import logging, warnings, weakref
 from typing import Callable
 import torch, torch.nn.functional as F
 from torch import Tensor, nn
 from .core import *
 
 # %% auto #0
-__all__ = ['attacks', 'Attack', 'project', 'PGD', 'FGSM', 'UniformNoise', 'trades_kl', 'TradesKL', 'SaliencyAttack', 'spsa_grad',
-           'margin_loss', 'ce_loss', 'SPSA', 'Transfer', 'AutoAttack']
+__all__ = ['attacks', 'check_labels', 'Attack', 'project', 'PGD', 'FGSM', 'UniformNoise', 'trades_kl', 'TradesKL',
+           'SaliencyAttack', 'spsa_grad', 'margin_loss', 'ce_loss', 'SPSA', 'Transfer', 'AutoAttack']
 
 # %% ../nbs/04_attacks.ipynb #bb1a4a0d
 attacks = Registry('attack')
+_classes_of = weakref.WeakKeyDictionary()   # model -> number of logits (0: not a [B, K] classifier)
+
+def check_labels(model:nn.Module, x:Tensor, y:Tensor, name:str='y'):
+    "Fail unless `y` holds one integer class index in `0..K-1` per image of `x`, `K` the number of `model`'s logits."
+    check(isinstance(y, Tensor) and y.shape == x.shape[:1],
+          f"{name} must hold one label per image, shape [{x.shape[0]}], got {tuple(getattr(y, 'shape', ()))}")
+    check(not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool),
+          f"{name} must hold integer class indices (int64), got {y.dtype}; pass labels.long()")
+    if not len(y): return
+    lo, hi = (int(v) for v in torch.aminmax(y))
+    check(lo >= 0, f"{name} holds label {lo}; class indices are >= 0")
+    if isinstance(model, nn.Module) and model not in _classes_of:
+        with torch.no_grad(): out = model(x[:1])
+        _classes_of[model] = out.shape[1] if isinstance(out, Tensor) and out.ndim == 2 else 0
+    k = _classes_of.get(model, 0) if isinstance(model, nn.Module) else 0
+    check(not k or hi < k, f"{name} holds label {hi}, but the model has {k} classes (0..{k - 1})")
 
 class Attack:
     "Base class: `Attack(model, eps, ...)(x, y) -> x_adv`, with `x` in [0, 1]."
     def __init__(self, model:nn.Module, eps:float): self.model, self.eps = model, check_eps(eps)
     def __call__(self, x:Tensor, y:Tensor, **kw) -> Tensor:
         check_images(x)
-        check(isinstance(y, Tensor) and y.shape == x.shape[:1],
-              f"y must hold one label per image, shape [{x.shape[0]}], got {tuple(getattr(y, 'shape', ()))}")
-        with preserved(self.model): return self.perturb(x.detach(), y, **kw).detach()
+        with preserved(self.model):
+            check_labels(self.model, x, y)
+            return self.perturb(x.detach(), y, **kw).detach()
     def perturb(self, x, y): raise NotImplementedError
     def __repr__(self):
         show = lambda v: v is not None and not (isinstance(v, (nn.Module, Tensor, torch.Generator)) or callable(v))

@@ -22,15 +22,18 @@ from .tables import table_list, demo
 __all__ = ['parse_kv', 'main']
 
 # %% ../nbs/24_cli.ipynb #ea16c9e5
-def parse_kv(items:list[str]|None) -> dict:
-    "Parse `['eps=8/255', 'steps=5', 'noise=true']` into typed keyword arguments."
+def parse_kv(items:list[str]|None, what:str='--arg') -> dict:
+    "Parse `['eps=8/255', 'steps=5', 'noise=true']` into typed keyword arguments; `a/b` of two numbers is their quotient."
     out = {}
     for it in items or []:
-        check('=' in it, f"method argument {it!r} must look like key=value, e.g. eps=8/255")
-        k, v = it.split('=', 1)
+        k, eq, v = it.partition('=')
+        check(eq and k, f"{what} {it!r} must look like key=value, e.g. {'n=5000' if what == '--data-arg' else 'eps=8/255'}")
         if '/' in v:
-            try: out[k] = parse_eps(v); continue
-            except SatlibError: pass
+            a, _, b = v.partition('/')
+            try: a, b = float(a), float(b)
+            except ValueError: out[k] = v; continue   # not a fraction: a path
+            check(b != 0, f"{what} {it!r} divides by zero; write e.g. {k}=8/255")
+            out[k] = a / b; continue
         for conv in (int, float):
             try: out[k] = conv(v); break
             except ValueError: pass
@@ -47,12 +50,14 @@ def _add_train_args(p):
     p.add_argument('--model', default='resnet10', help=f"model: {', '.join(sorted(models))}")
     p.add_argument('--width', type=float, default=1.0, help="channel width multiplier (e.g. 0.25 for fast CPU runs)")
     p.add_argument('--stem', default='cifar', help="'cifar' (3x3, for 32-64 px) or 'imagenet' (7x7 + maxpool)")
-    p.add_argument('--epochs', type=int, default=10); p.add_argument('--batch-size', type=int, default=128)
+    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--batch-size', type=int, default=128, help="examples per step and per process: under torchrun with N "
+                   "processes a step takes N batches, a global batch of N x BATCH_SIZE (default 128)")
     p.add_argument('--opt', default='adam', help="adam or sgd"); p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--weight-decay', type=float, default=0.); p.add_argument('--schedule', default='constant', help="constant, cosine or step")
     p.add_argument('--no-augment', action='store_true', help="no random crop/flip")
-    p.add_argument('--seed', type=int, default=0); p.add_argument('--device', default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument('--max-steps', type=int, default=None, help="stop after this many steps (smoke tests)")
+    p.add_argument('--seed', type=int, default=0); p.add_argument('--device', default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument('--max-steps', type=int, default=None, help="stop after this many steps, >= 1 (smoke tests)")
     p.add_argument('--no-progress', action='store_true')
 
 def _specs(attack:str, eps:list[str], steps:list[int], step_size:str|None, clean:bool=True) -> list[AttackSpec]:
@@ -64,13 +69,23 @@ def _specs(attack:str, eps:list[str], steps:list[int], step_size:str|None, clean
                 out.append(AttackSpec(a, parse_eps(e), s if a in ('pgd',) else None, ss if a == 'pgd' else None))
     return out
 
+class _Version(argparse.Action):
+    "`--version`: print satlib's version (with the git commit it runs from, in a checkout) and exit."
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print satlib's version and exit")
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"satlib {code_version()}"); parser.exit()
+
 def main(argv=None):
     "Entry point of the `satlib` command."
     ap = argparse.ArgumentParser(prog='satlib', description="saliency-guided adversarial robustness: train, evaluate, reproduce tables, demo")
+    ap.add_argument('--version', action=_Version)
     sub = ap.add_subparsers(dest='cmd', required=True)
     tr = sub.add_parser('train', help="train a model with a method; resumable", description="Train a model with a method. "
-                        "Writes OUT/run.json, OUT/log.jsonl and OUT/checkpoint.pt; --resume continues a killed run. "
-                        "Runs on several processes/GPUs with `torchrun --nproc_per_node N -m satlib.cli train ...`.")
+                        "Writes OUT/run.json, OUT/log.jsonl and OUT/checkpoint.pt; --resume continues a killed run "
+                        "(refused, changing no file, if anything that decides the weights differs). "
+                        "Runs on several processes/GPUs with `torchrun --nproc_per_node N -m satlib.cli train ...`; "
+                        "--batch-size is then per process (a global batch of N x BATCH_SIZE).")
     _add_train_args(tr)
     tr.add_argument('--out', required=True, help="run folder"); tr.add_argument('--resume', action='store_true', help="continue the run in --out")
     ev = sub.add_parser('eval', help="evaluate a trained run under attacks", description="Evaluate the run in RUN under a grid of attacks x eps x steps; writes a tidy CSV.")
@@ -117,15 +132,15 @@ def main(argv=None):
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
     tb.add_argument('--status', action='store_true', help="only print what is done")
     a = ap.parse_args(argv)
-    if torch.device(a.device or default_device()).type == 'cpu':
-        keep_freed_memory()   # CPU steps reuse freed memory instead of page-faulting it back in (see core)
     try:
+        if check_device(a.device).type == 'cpu':
+            keep_freed_memory()   # CPU steps reuse freed memory instead of page-faulting it back in (see core)
         if a.cmd == 'train':
             cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, opt=a.opt, lr=a.lr, weight_decay=a.weight_decay,
                               schedule=a.schedule, augment=not a.no_augment, seed=a.seed, progress=not a.no_progress,
                               max_steps=a.max_steps)
             info = train_run(a.out, a.dataset, a.method, a.model, a.width, a.stem, parse_kv(a.arg), a.data_root,
-                             parse_kv(a.data_arg), cfg, resume=a.resume, device=a.device)
+                             parse_kv(a.data_arg, '--data-arg'), cfg, resume=a.resume, device=a.device)
             if int(os.environ.get('RANK', 0)) == 0:
                 print(json.dumps(info.get('final'), default=float)); print(f"run written to {a.out}")
         elif a.cmd == 'eval':

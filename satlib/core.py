@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #c7a07753
 from __future__ import annotations
-import os, json, random, hashlib, tempfile, contextlib, io, ctypes, ctypes.util, platform
+import os, json, random, hashlib, tempfile, contextlib, io, ctypes, ctypes.util, platform, signal, math, glob
 from pathlib import Path
 from typing import Callable, Any
 import numpy as np
@@ -13,8 +13,9 @@ from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
-           'keep_freed_memory', 'atomic_write', 'atomic_torch_save', 'append_jsonl', 'read_jsonl', 'preserved',
-           'fast_layout', 'input_grad', 'logit_of', 'loss_of', 'Normalize', 'file_hash', 'device_name', 'code_version']
+           'check_device', 'keep_freed_memory', 'kill_point', 'atomic_write', 'check_writable', 'atomic_torch_save',
+           'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'input_grad', 'logit_of', 'loss_of', 'Normalize',
+           'file_hash', 'device_name', 'code_version']
 
 # %% ../nbs/00_core.ipynb #cec05ea5
 class SatlibError(ValueError):
@@ -52,8 +53,10 @@ def parse_eps(s:str|float) -> float:
     "Parse `'8/255'`, `'0.03'` or a number into a checked epsilon."
     if isinstance(s, str) and '/' in s:
         a, b = s.split('/', 1)
-        try: s = float(a) / float(b)
-        except ValueError: raise SatlibError(f"cannot read epsilon {s!r}; write e.g. 8/255 or 0.031")
+        try: a, b = float(a), float(b)
+        except ValueError: raise SatlibError(f"cannot read epsilon {s!r}; write e.g. 8/255 or 0.031") from None
+        check(b != 0, f"epsilon {s!r} divides by zero; write e.g. 8/255 or 0.031")
+        s = a / b
     return check_eps(s)
 
 # %% ../nbs/00_core.ipynb #521cdb00
@@ -63,7 +66,8 @@ def check_images(x:Tensor, name:str='x'):
     check(x.ndim == 4, f"{name} must be a batch of images [B, C, H, W], got shape {tuple(x.shape)}")
     check(x.is_floating_point(), f"{name} must be a float tensor in [0, 1], got {x.dtype}; divide uint8 images by 255")
     if x.numel():
-        lo, hi = x.min().item(), x.max().item()
+        lo, hi = (v.item() for v in torch.aminmax(x.detach()))
+        check(not (math.isnan(lo) or math.isnan(hi)), f"{name} holds NaN values; images must be finite values in [0, 1]")
         check(lo >= -1e-6 and hi <= 1 + 1e-6,
               f"{name} has values in [{lo:.3g}, {hi:.3g}]; satlib expects images in [0, 1] and normalisation inside the model")
     return x
@@ -82,6 +86,22 @@ def rng(seed:int, *keys:int, device='cpu') -> torch.Generator:
     h = hashlib.sha256(repr((int(seed),) + tuple(int(k) for k in keys)).encode()).digest()
     return torch.Generator(device=device).manual_seed(int.from_bytes(h[:8], 'little') & (2**63 - 1))
 
+# %% ../nbs/00_core.ipynb #78fc7e96
+def check_device(device=None) -> torch.device:
+    "`device` as a `torch.device` (None: `default_device()`), or fail if it is unknown or not on this machine."
+    if device is None: return default_device()
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise SatlibError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if d.type == 'cuda':
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        check(n > 0, f"device {device!r} asked for, but this machine has no CUDA GPU (or this torch has no CUDA); use --device cpu")
+        check(d.index is None or d.index < n, f"device {device!r} does not exist: this machine has {n} CUDA GPU(s), cuda:0..cuda:{n - 1}")
+    elif d.type == 'mps':
+        check(torch.backends.mps.is_available(), f"device {device!r} is not available on this machine; use --device cpu")
+    else: check(d.type == 'cpu', f"device {device!r} is not supported; use cpu, cuda or cuda:N")
+    return d
+
 # %% ../nbs/00_core.ipynb #4bb5ddaf
 def keep_freed_memory(limit:int=1 << 30) -> bool:
     "Make glibc `malloc` keep freed blocks up to `limit` bytes for reuse (Linux/glibc only). True if applied."
@@ -93,17 +113,69 @@ def keep_freed_memory(limit:int=1 << 30) -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, limit) and libc.mallopt(M_TRIM_THRESHOLD, limit))
 
 # %% ../nbs/00_core.ipynb #eeb1b042
+_kill_counts = {}
+
+def kill_point(name:str):
+    "Test hook: SIGKILL this process here if `$SATLIB_KILL_AT` is `name` or `name@k` and this is the k-th passage."
+    at = os.environ.get('SATLIB_KILL_AT')
+    if not at: return
+    want, _, k = at.partition('@')
+    if want != name: return
+    _kill_counts[name] = _kill_counts.get(name, 0) + 1
+    if _kill_counts[name] == int(k or 1): os.kill(os.getpid(), signal.SIGKILL)
+
+def _umask() -> int:
+    "This process's umask (read without changing it where Linux allows)."
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'): return int(line.split()[1], 8)
+    m = os.umask(0o022); os.umask(m); return m
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _remove_stale_temps(path:Path):
+    "Delete `path`'s temporary files left by killed processes of this host."
+    host, pre = platform.node() or 'host', f'.{path.name}.'
+    for f in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+        parts = f.name[len(pre):-len('.tmp')].rsplit('.', 2)   # host (may hold dots), pid, random part
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and int(parts[1]) != os.getpid() and not _alive(int(parts[1])):
+            with contextlib.suppress(FileNotFoundError): f.unlink()
+
 def atomic_write(path, data:bytes|str):
-    "Write `data` to `path` atomically (temp file + `os.replace`)."
+    "Write `data` to `path` atomically (temp file + `os.replace`), with the umask's mode; remove killed writers' temp files."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    data = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.{platform.node() or "host"}.{os.getpid()}.', suffix='.tmp')
     try:
+        os.fchmod(fd, 0o666 & ~_umask())   # mkstemp makes 0600 files
         with os.fdopen(fd, 'wb') as f:
-            f.write(data.encode() if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
+            mv, h = memoryview(data), len(data) // 2   # two halves (no copies), with the test hook between them
+            f.write(mv[:h]); f.flush(); kill_point(f'write:{path.name}'); f.write(mv[h:])
+            f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
+    _remove_stale_temps(path)
+    return path
+
+def check_writable(path, what:str='output folder', folder:bool=True) -> Path:
+    "Fail unless `path` (a folder, or a file when not `folder`) can be written: not the wrong kind of entry, in a folder we may write."
+    path = Path(path)
+    if path.exists():
+        check(path.is_dir() == folder, f"{what} {path} is {'a file' if folder else 'a folder'}, not {'a folder' if folder else 'a file'}; "
+              "choose another path")
+    p = path if folder and path.exists() else path.parent
+    while not p.exists(): p = p.parent
+    check(p.is_dir(), f"{what} {path} cannot be made: {p} is a file, not a folder; choose another path")
+    try:
+        with tempfile.TemporaryFile(dir=p): pass   # a nameless probe (O_TMPFILE): root, ACLs and read-only mounts answer truly
+    except OSError as e:
+        raise SatlibError(f"cannot write {what} {path}: {p} is not writable ({e.strerror}); choose another path or fix its permissions") from None
     return path
 
 def atomic_torch_save(obj, path):

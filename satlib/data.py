@@ -29,8 +29,17 @@ class TensorData:
     def __init__(self, images:Tensor, labels:Tensor, masks:Tensor|None=None, classes=None, name:str='data'):
         check(images.ndim == 4 and images.dtype == torch.uint8,
               f"{name}: images must be uint8 [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
-        labels = torch.as_tensor(labels, dtype=torch.long)
+        labels = torch.as_tensor(labels)
+        check(not labels.is_floating_point() and not labels.is_complex() and labels.dtype != torch.bool,
+              f"{name}: labels must be integer class indices, got {labels.dtype}; convert them with .long() after checking they are whole numbers")
+        labels = labels.long()
         check(labels.shape == (len(images),), f"{name}: {len(images)} images but labels of shape {tuple(labels.shape)}")
+        if len(labels):
+            lo, hi = (int(v) for v in torch.aminmax(labels))
+            check(lo >= 0, f"{name}: labels must be class indices >= 0, got {lo}; map the classes to 0..K-1")
+            if classes is not None:
+                check(hi < len(classes), f"{name}: label {hi} is out of range for {len(classes)} classes "
+                      f"(0..{len(classes) - 1}); fix the labels or the class list")
         if masks is not None:
             check(masks.shape == (len(images), 1) + tuple(images.shape[2:]),
                   f"{name}: masks must be [N, 1, H, W] = {(len(images), 1) + tuple(images.shape[2:])} to match the "
@@ -73,7 +82,12 @@ class TensorData:
 
     @classmethod
     def load(cls, path):
-        d = torch.load(path, weights_only=True); return cls(**d)
+        "Read a file written by `save`; a truncated or foreign file fails with its path."
+        try: d = torch.load(path, weights_only=True)
+        except Exception as e:
+            raise SatlibError(f"cannot read {path} ({type(e).__name__}): it is truncated or not a saved TensorData; delete it") from None
+        check(isinstance(d, dict) and {'images', 'labels'} <= set(d), f"{path} is not a saved TensorData; delete it")
+        return cls(**{k: d.get(k) for k in ('images', 'labels', 'masks', 'classes')}, name=d.get('name', 'data'))
 
     @classmethod
     def from_dataset(cls, ds, name:str|None=None, missing_mask:str='error'):
@@ -240,6 +254,11 @@ class BuiltinShapes(torch.utils.data.Dataset):
     def __init__(self, n:int=10000, size:int=32, num_classes:int=10, seed:int=0, split:str='train',
                  spurious:float|None=None, transform=None):
         check(split in ('train', 'test'), f"split must be 'train' or 'test', got {split!r}")
+        for k, v in dict(n=n, size=size, num_classes=num_classes, seed=seed).items():
+            check(isinstance(v, (int, np.integer)) and not isinstance(v, bool), f"builtin data: {k} must be a whole number, got {v!r}")
+        check(n >= 1, f"builtin data: n must be >= 1 (the number of images), got {n}")
+        check(spurious is None or (isinstance(spurious, (int, float)) and not isinstance(spurious, bool)),
+              f"builtin data: spurious must be a probability in [0, 1], got {spurious!r}")
         spurious = (0.7 if split == 'train' else 0.0) if spurious is None else spurious
         # train and test draw from disjoint seed streams
         self.images, self.labels, self.masks, self.boxes = make_shapes(
@@ -268,6 +287,11 @@ def data_root(root=None) -> Path:
     check(p.is_dir(), f"data root {str(p)!r} does not exist or is not a folder; pass --data-root or set SATLIB_DATA to the folder that holds the datasets")
     return p
 
+_BUILTIN_OPTIONS = ('n', 'size', 'num_classes', 'seed', 'spurious', 'transform')
+
 @datasets.register('builtin')
-def _builtin(root=None, split='train', n=None, size=32, num_classes=10, seed=0, **kw):
-    return BuiltinShapes(n or (10000 if split == 'train' else 2000), size, num_classes, seed, split, **kw)
+def _builtin(root=None, split='train', **kw):
+    bad = sorted(set(kw) - set(_BUILTIN_OPTIONS))
+    check(not bad, f"dataset 'builtin' has no option {', '.join(bad)}; its options are: {', '.join(_BUILTIN_OPTIONS)}")
+    n = kw.pop('n', None)
+    return BuiltinShapes(10000 if n is None and split == 'train' else 2000 if n is None else n, split=split, **kw)

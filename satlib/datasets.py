@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_datasets.ipynb #fab1bea8
 from __future__ import annotations
-import os, re, csv, pickle, inspect, warnings
+import os, re, csv, pickle, inspect, warnings, hashlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -19,9 +19,9 @@ from .data import datasets, data_root, TensorData
 # %% auto #0
 __all__ = ['CIFAR10_LAYOUT', 'CIFAR100_LAYOUT', 'CIFAR10_CLASSES', 'CIFAR10_JPEG_LAYOUT', 'TINY_IMAGENET_LAYOUT',
            'FLOWERS17_CLASSES', 'FLOWERS17_LAYOUT', 'SVHN_LAYOUT', 'GTSRB_LAYOUT', 'GTSRB_COLUMNS', 'CUB200_LAYOUT',
-           'box_mask', 'xywh_boxes', 'read_image', 'SatDataset', 'InMemoryDataset', 'CIFAR10', 'CIFAR100',
-           'CIFAR10Folder', 'TinyImageNet', 'Flowers17', 'SVHN', 'GTSRB', 'CUB200', 'get_dataset', 'get_tensors',
-           'write_fake', 'show_items']
+           'CACHE_FORMAT', 'box_mask', 'xywh_boxes', 'read_image', 'SatDataset', 'InMemoryDataset', 'CIFAR10',
+           'CIFAR100', 'CIFAR10Folder', 'TinyImageNet', 'Flowers17', 'SVHN', 'GTSRB', 'CUB200', 'get_dataset',
+           'source_fingerprint', 'get_tensors', 'write_fake', 'show_items']
 
 # %% ../nbs/02_datasets.ipynb #2f00cd19
 def box_mask(boxes, # integer boxes `[..., 4]` as `(x0, y0, x1, y1)`, inclusive 0-based pixel coordinates
@@ -494,19 +494,45 @@ def get_dataset(name:str, root=None, split:str='train', **kw):
     f = datasets[name]
     return f(root=None, split=split, **kw) if name == 'builtin' else f(root=data_root(root), split=split, **kw)
 
+CACHE_FORMAT = 'satlib-tensors-2'
+
+def source_fingerprint(ds) -> str:
+    "SHA-256 of what `ds`'s tensors are made of: each file's path, size and mtime; labels, boxes, mask flags and classes."
+    h = hashlib.sha256()
+    for f in list(getattr(ds, 'files', [])) + [m for m in getattr(ds, 'mask_files', []) if m]:
+        try: st = os.stat(f)
+        except OSError as e: raise SatlibError(f"cannot read {f} ({e.strerror}); re-extract the dataset's archive") from None
+        h.update(f'{f}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+    for t in (ds.labels, getattr(ds, 'boxes', None), getattr(ds, 'has_mask', None)):
+        if t is not None: h.update(torch.as_tensor(t).cpu().contiguous().numpy().tobytes()); h.update(b'|')
+    h.update(repr(list(ds.classes)).encode())
+    return h.hexdigest()
+
+def _read_cache(cfile:Path, fingerprint:str) -> TensorData | None:
+    "The cached tensors if `cfile` was made from this source, None if it is stale (or from an older satlib)."
+    try: d = torch.load(cfile, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise SatlibError(f"the dataset cache {cfile} is truncated or corrupt ({type(e).__name__}); "
+                          "delete it and it is rebuilt from the data") from None
+    if not (isinstance(d, dict) and d.get('format') == CACHE_FORMAT and d.get('source') == fingerprint): return None
+    return TensorData(**d['data'])
+
 def get_tensors(name:str, root=None, split:str='train', cache:bool=True, **kw) -> TensorData:
-    "The dataset `name` as `TensorData` (decoded once; cached next to the data when `cache`)."
+    "The dataset `name` as `TensorData` (decoded once; cached next to the data when `cache`, rebuilt when the files change)."
     missing_mask = kw.pop('missing_mask', 'ignore')
     ds = get_dataset(name, root, split, **kw)
     if hasattr(ds, 'tensors'): return ds.tensors()
-    cfile = None
+    cfile = fp = None
     if cache and name != 'builtin':
         key = '-'.join(f'{k}={v}' for k, v in sorted(dict(kw, missing_mask=missing_mask).items()))
         cfile = data_root(root) / '.satlib-cache' / f'{name}-{split}{("-" + key) if key else ""}.pt'
-        if cfile.exists(): return TensorData.load(cfile)
+        fp = source_fingerprint(ds)
+        if cfile.exists() and (td := _read_cache(cfile, fp)) is not None: return td
     td = TensorData.from_dataset(ds, name=f'{name}-{split}', missing_mask=missing_mask)
     if cfile is not None:
-        try: td.save(cfile)
+        data = dict(images=td.images.cpu(), labels=td.labels.cpu(), masks=None if td.masks is None else td.masks.cpu(),
+                    classes=td.classes, name=td.name)
+        try: atomic_torch_save(dict(format=CACHE_FORMAT, source=fp, data=data), cfile)
         except OSError: pass   # read-only data root: no cache
     return td
 

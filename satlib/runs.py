@@ -4,16 +4,18 @@
 
 # %% ../nbs/20_runs.ipynb #7c82d3df
 from __future__ import annotations
-import json, time, os
+import json, time, os, inspect
 from pathlib import Path
 import torch
 import pandas as pd
 from .core import *
 from .data import TensorData
 from .datasets import get_tensors
-from .train import methods, fit, TrainConfig, build_model, load_run
+from .train import (methods, fit, TrainConfig, build_model, load_run, make_method, options_of, load_checkpoint,
+                           read_run_record, resume_changes, dist_info)
 from .evaluate import AttackSpec, CLEAN, pgd_grid, evaluate, save_results
 from .store import build_store
+from .saliency import saliency_methods
 # every training method registers itself with `satlib.train.methods` when its chapter is imported
 import satlib.sat, satlib.trades, satlib.sat_teachers, satlib.art, satlib.regularizers, satlib.pruning
 
@@ -21,58 +23,87 @@ import satlib.sat, satlib.trades, satlib.sat_teachers, satlib.art, satlib.regula
 __all__ = ['train_run', 'eval_run', 'saliency_run']
 
 # %% ../nbs/20_runs.ipynb #82e29450
+_SAME_RUN = ('dataset', 'data_args', 'model', 'width', 'stem', 'num_classes', 'method', 'method_args')   # run.json keys that decide the weights
+
+def _canon(v): return json.loads(json.dumps(v, sort_keys=True, default=str))
+
+def _progress(history:list[dict]) -> dict:
+    "The run record's summary of the epochs done so far."
+    return dict(train_seconds=sum(h['seconds'] for h in history), epochs_done=len(history), final=history[-1] if history else None)
+
 def train_run(out, dataset:str='builtin', method:str='original', model:str='resnet10', width:float=1.0,
               stem:str='cifar', method_args:dict|None=None, data_root=None, data_args:dict|None=None,
-              cfg:TrainConfig|None=None, resume:bool=True, device=None, test_split:str|None='test',
+              cfg:TrainConfig|None=None,
+              resume:bool|str='auto', # True: continue the checkpoint in `out` (fail if none); False: a new run (fail if one exists); 'auto': either
+              device=None, test_split:str|None='test',
               test_args:dict|None=None) -> dict: # extra dataset options of the test split
-    "Train (or resume) the run in folder `out`; returns its `run.json` record."
+    "Train (or resume) the run in folder `out`; returns its `run.json` record. Nothing is written unless every check passes."
     out = Path(out); cfg = cfg or TrainConfig()
-    device = torch.device(device) if device is not None else default_device()
-    data_args = data_args or {}
+    check(resume in (True, False, 'auto'), f"resume must be True, False or 'auto', got {resume!r}")
+    device = check_device(device)
+    check_writable(out, 'run folder')
+    data_args, method_args = dict(data_args or {}), dict(method_args or {})
+    meth = make_method(method, method_args)
     train = get_tensors(dataset, data_root, 'train', **data_args)
     test = get_tensors(dataset, data_root, test_split, **dict(data_args, **(test_args or {}))) if test_split else None
-    meth = methods[method](**(method_args or {}))
     mean, std = train.stats()
     info = dict(dataset=dataset, data_args=data_args, model=model, width=width, stem=stem, num_classes=train.num_classes,
-                mean=mean, std=std, method=method, method_args=method_args or {}, method_repr=repr(meth),
+                mean=mean, std=std, method=method, method_args=method_args, method_repr=repr(meth),
                 cfg=cfg.__dict__, device=device_name(device), n_train=len(train), satlib=code_version())
-    rf = out / 'run.json'
-    if rf.exists() and resume:
-        old = json.loads(rf.read_text())
-        for k in ('dataset', 'model', 'width', 'method', 'method_args'):
-            check(old.get(k) == info[k], f"run folder {out} holds a different run ({k}: {old.get(k)!r} vs {info[k]!r}); "
-                  "choose another --out or delete the folder")
-    elif (out / 'checkpoint.pt').exists() and not resume:
-        raise SatlibError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
-    atomic_write(rf, json.dumps(info, indent=1))
-    set_seed(cfg.seed)
-    net = build_model(info)
+    set_seed(cfg.seed); net = build_model(info)   # seeded initial weights; an unknown model or stem fails here, before anything is written
+    train = train.to(device); meth.setup(train, device)   # a method's own files (a saliency store, a teacher run) too
+    rf, ck = out / 'run.json', out / 'checkpoint.pt'
+    if resume is True:
+        check(ck.exists(), f"nothing to resume in {out}: it holds no checkpoint.pt"
+              f"{' (its run stopped before the end of its first epoch)' if rf.exists() else ''}; run without --resume to start it")
+    elif resume is False:
+        check(not ck.exists(), f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    cont = bool(resume) and ck.exists()
+    if cont:
+        if rf.exists():
+            old = read_run_record(rf)
+            diff = {k: (old[k], info[k]) for k in _SAME_RUN if k in old and _canon(old[k]) != _canon(info[k])}
+            check(not diff, f"run folder {out} holds a different run {diff} (its, now); choose another --out or delete the folder")
+        st = load_checkpoint(ck)
+        diff = resume_changes(st, cfg, meth)
+        check(not diff, f"cannot resume {ck}: the configuration changed {diff} (checkpoint's, now); use a new run folder")
+        info.update(_progress(st['history']))
+    rank, _ = dist_info()
+    if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     t0 = time.time()
-    hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=resume, device=device)
-    info.update(train_seconds=sum(h['seconds'] for h in hist), epochs_done=len(hist), wall_seconds=time.time() - t0,
-                final=hist[-1] if hist else None)
-    if int(os.environ.get('RANK', 0)) == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
+    hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device, setup=False)
+    info.update(_progress(hist), wall_seconds=time.time() - t0)
+    if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     return info
 
 # %% ../nbs/20_runs.ipynb #3db56083
 def eval_run(out, specs:list[AttackSpec], data_root=None, split:str='test', batch_size:int=256, device=None,
              n:int|None=None, seed:int=0, results=None) -> pd.DataFrame:
     "Evaluate run `out` under `specs`; write `results` (default `out/results.csv`) and return the table."
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device)
+    check(n is None or (isinstance(n, int) and n >= 1), f"n must be a number of images >= 1 (or None: all), got {n!r}")
+    results = Path(results) if results is not None else Path(out) / 'results.csv'
+    check_writable(results, 'results file', folder=False)
     net, info = load_run(out, device)
     data = get_tensors(info['dataset'], data_root, split, **info.get('data_args', {}))
     if n is not None: data = data.subset(slice(0, n))
     meta = dict(method=info.get('label', info['method']), dataset=f"{info['dataset']}-{split}", seed=info['cfg']['seed'],
                 epochs=info.get('epochs_trained'), device=device_name(device), model=f"{info['model']}x{info['width']}")
     df, outcomes = evaluate(net, data, specs, batch_size, device, meta=meta, seed=seed)
-    save_results(df, outcomes, results or Path(out) / 'results.csv')
+    save_results(df, outcomes, results)
     return df
 
 # %% ../nbs/20_runs.ipynb #bb60c002
 def saliency_run(run, method:str, out, split:str='train', data_root=None, encoding:str='sign2', threshold:float=0.,
                  batch_size:int=256, device=None, seed:int=0, **method_args):
     "Compute teacher `run`'s `method` maps for its dataset's `split` and save a saliency store at `out`."
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device)
+    fn, ps = saliency_methods[method], inspect.signature(saliency_methods[method]).parameters
+    opts = [k for k in options_of(fn) if k not in ('model', 'x', 'target', 'y')]
+    bad = sorted(set(method_args) - set(opts))
+    check(not bad or any(p.kind == p.VAR_KEYWORD for p in ps.values()),
+          f"saliency method {method!r} has no option {', '.join(bad)}; its options are: {', '.join(opts) or '(none)'}")
+    check_writable(out, 'saliency store', folder=False)
     net, info = load_run(run, device)
     data = get_tensors(info['dataset'], data_root, split, **info.get('data_args', {}))
     return build_store(net, data, method, out, batch_size=batch_size, encoding=encoding, threshold=threshold,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_saliency.ipynb #a8243f30
 from __future__ import annotations
-import math, weakref, contextlib
+import math, weakref, contextlib, warnings
 from typing import Callable
 import torch
 import torch.nn.functional as F
@@ -12,11 +12,12 @@ from torch import nn, Tensor
 from .core import SatlibError, check, Registry, check_images, preserved, input_grad
 
 # %% auto #0
-__all__ = ['saliency_methods', 'resolve_target', 'saliency', 'gradient', 'forward_hooks', 'model_is_clean', 'guided_relus',
-           'guided_backprop', 'find_cam_layer', 'cam_parts', 'gradcam', 'gradcam_pp', 'guided_gradcam_pp', 'smoothgrad',
-           'vargrad', 'integration_rule', 'gaussian_blur', 'make_baseline', 'integrated_gradients', 'gradient_shap',
-           'reduce_channels', 'normalize_map', 'sign_map', 'label_components', 'largest_component', 'mask_to_box',
-           'cam_to_box', 'weak_saliency', 'box_to_mask', 'box_to_weak_saliency', 'gradcam_pp_box']
+__all__ = ['saliency_methods', 'resolve_target', 'saliency', 'gradient', 'forward_hooks', 'model_is_clean', 'functional_relus',
+           'guided_relus', 'guided_backprop', 'find_cam_layer', 'cam_parts', 'gradcam', 'gradcam_pp',
+           'guided_gradcam_pp', 'smoothgrad', 'vargrad', 'integration_rule', 'gaussian_blur', 'make_baseline',
+           'integrated_gradients', 'gradient_shap', 'reduce_channels', 'normalize_map', 'sign_map', 'label_components',
+           'largest_component', 'mask_to_box', 'cam_to_box', 'weak_saliency', 'box_to_mask', 'box_to_weak_saliency',
+           'gradcam_pp_box']
 
 # %% ../nbs/05_saliency.ipynb #20ae0d73
 def resolve_target(target:str|int|Tensor, # 'label', 'pred', a class index or a LongTensor [B]
@@ -120,12 +121,34 @@ def _guide(module, inputs, out):
     "Forward hook: the gradient arriving at this call's ReLU output is clamped at 0 before the ReLU's own backward."
     if isinstance(out, Tensor) and out.requires_grad: out.register_hook(lambda g: g.clamp(min=0))
 
+_FUNCTIONAL_RELUS = (F.relu, torch.relu, torch.relu_, getattr(F, 'relu_', F.relu))
+_functional_cache = weakref.WeakKeyDictionary()   # module -> names of its functional ReLU calls (None: not traceable)
+
+def functional_relus(model:nn.Module) -> list[str] | None:
+    "The functional ReLU calls (`F.relu`, `torch.relu`, `x.relu()`) in `model`'s forward, in order, found by `torch.fx`; None if it cannot be traced."
+    if model in _functional_cache: return _functional_cache[model]
+    try:
+        import torch.fx
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            graph = torch.fx.symbolic_trace(model).graph
+        found = [('F.' if n.target in (F.relu, getattr(F, 'relu_', F.relu)) else 'torch.') + n.target.__name__
+                 if n.op == 'call_function' else f'Tensor.{n.target}()' for n in graph.nodes
+                 if (n.op == 'call_function' and n.target in _FUNCTIONAL_RELUS) or (n.op == 'call_method' and n.target in ('relu', 'relu_'))]
+    except Exception: found = None   # not traceable: cannot tell
+    _functional_cache[model] = found
+    return found
+
 @contextlib.contextmanager
 def guided_relus(model:nn.Module):
     "Within the block, every `nn.ReLU` of `model` back-propagates guided gradients (hooks removed after)."
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     check(len(relus) > 0, f"guided backprop needs nn.ReLU modules, found none in {type(model).__name__}; "
                           "functional relu calls cannot be guided: use nn.ReLU modules")
+    if fr := functional_relus(model):
+        warnings.warn(f"guided backprop guides only nn.ReLU modules, but {type(model).__name__} also calls a functional "
+                      f"relu {len(fr)} time(s) ({', '.join(fr[:4])}{', ...' if len(fr) > 4 else ''}): those are not guided, "
+                      "so the map is partly the plain gradient; use nn.ReLU modules instead", stacklevel=3)
     with forward_hooks([(m, _guide) for m in relus]): yield model
 
 @saliency_methods.register('guided_backprop')

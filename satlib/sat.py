@@ -27,6 +27,7 @@ def sat_perturb(x:Tensor, # images [B, C, H, W] in [0, 1]
                 t:int, # epoch (1-based): a component is a random sign w.p. alpha**t
                 alpha:float=SAT_ALPHA, eps0:float=8/255, generator=None) -> Tensor:
     "SAT Eq. 9 + Algorithm 1: `clip(x + eps0 * delta)`, `delta` = random signs w.p. alpha**t, else `-s`."
+    check_images(x)   # [0, 255] images or NaNs would pass through the clip silently
     check(s.shape == x.shape, f"saliency map shape {tuple(s.shape)} does not match the images {tuple(x.shape)}; "
           "maps must be per pixel and channel (use weak_saliency(mask) for masks)")
     p, eps0 = sat_alpha(t, alpha), check_eps(eps0, 'eps0')

@@ -92,8 +92,12 @@ class SaliencyStore:
              device='cpu'):
         "Load a store written by `save` (checked against `data` if given) onto `device`."
         try: obj = torch.load(path, map_location='cpu', weights_only=True)
-        except FileNotFoundError: raise SatlibError(f"no saliency store at {path}; build one with `satlib saliency ...`")
-        check(isinstance(obj, dict) and obj.get('format') == 'satlib-saliency-store',
+        except FileNotFoundError: raise SatlibError(f"no saliency store at {path}; build one with `satlib saliency ...`") from None
+        except IsADirectoryError: raise SatlibError(f"{path} is a folder, not a saliency store; build one with `satlib saliency ...`") from None
+        except Exception as e:   # a text file, a truncated store, a pickle of other classes, ...
+            raise SatlibError(f"{path} is not a satlib saliency store, or it is truncated ({type(e).__name__}); "
+                              "build one with `satlib saliency ...`") from None
+        check(isinstance(obj, dict) and obj.get('format') == 'satlib-saliency-store' and {'meta', 'data'} <= set(obj),
               f"{path} is not a satlib saliency store; build one with `satlib saliency ...`")
         store = cls(obj['data'], obj['meta']).to(device)
         return store if data is None else store.check(data)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #162d8bd8
 from __future__ import annotations
-import os, time, math, json, dataclasses
+import os, time, math, json, dataclasses, inspect
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch, torch.nn.functional as F
@@ -16,9 +16,10 @@ from .models import get_model
 from .attacks import PGD
 
 # %% auto #0
-__all__ = ['methods', 'MODEL_FILE_FORMAT', 'Context', 'Method', 'Original', 'UniformNoiseTraining', 'PGDTraining', 'TrainConfig',
-           'make_optimizer', 'dist_info', 'init_distributed', 'accuracy', 'fit', 'build_model', 'save_model',
-           'load_run']
+__all__ = ['methods', 'MODEL_FILE_FORMAT', 'RUN_KEYS', 'Context', 'Method', 'options_of', 'make_method', 'Original',
+           'UniformNoiseTraining', 'PGDTraining', 'TrainConfig', 'make_optimizer', 'dist_info', 'init_distributed',
+           'accuracy', 'load_checkpoint', 'resume_changes', 'write_log', 'sync_buffers', 'fit', 'build_model',
+           'save_model', 'read_run_record', 'load_run']
 
 # %% ../nbs/06_train.ipynb #1a1adf02
 @dataclass
@@ -39,6 +40,21 @@ class Method:
     def loss(self, model:nn.Module, b:Batch, ctx:Context): raise NotImplementedError
     def config(self) -> dict: return {k: v for k, v in vars(self).items() if not k.startswith('_')}
     def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
+
+def options_of(f) -> list[str]:
+    "The keyword options `f` (a class or function) takes, in order."
+    return [k for k, p in inspect.signature(f).parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+def make_method(name:str, args:dict|None=None) -> Method:
+    "The training method `name` built with options `args`; an unknown option or a value it cannot take fails with one line."
+    cls, args = methods[name], dict(args or {})
+    opts, takes_more = options_of(cls), any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values())
+    bad = sorted(set(args) - set(opts))
+    check(takes_more or not bad, f"method {name!r} has no option {', '.join(bad)}; its options are: {', '.join(opts) or '(none)'}")
+    try: return cls(**args)
+    except SatlibError: raise
+    except (TypeError, ValueError, ZeroDivisionError) as e:
+        raise SatlibError(f"method {name!r} cannot take options {args} ({e}); its options are: {', '.join(opts) or '(none)'}") from None
 
 # %% ../nbs/06_train.ipynb #a1505414
 @methods.register('original')
@@ -88,6 +104,7 @@ class TrainConfig:
 
     def __post_init__(self):
         check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        check(self.max_steps is None or self.max_steps >= 1, f"max_steps must be >= 1 (or None: no limit), got {self.max_steps}")
         check(self.opt in ('adam', 'sgd'), f"unknown optimiser {self.opt!r}; choose 'adam' or 'sgd'")
         check(self.schedule in ('constant', 'cosine', 'step'), f"unknown schedule {self.schedule!r}; choose constant, cosine or step")
         check(self.lr > 0 and self.batch_size >= 1, f"lr must be > 0 and batch_size >= 1, got {self.lr}, {self.batch_size}")
@@ -127,18 +144,78 @@ def _state(model, opt, sched, epoch, cfg, method, history):
                 cfg=asdict(cfg), method=type(method).__name__, method_cfg=method.config(), history=history,
                 version=1)
 
+def load_checkpoint(path, device='cpu') -> dict:
+    "Read a checkpoint written by `fit`; a missing, truncated or foreign file fails with one line."
+    try: st = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError: raise SatlibError(f"no checkpoint at {path}") from None
+    except Exception as e:
+        raise SatlibError(f"cannot read checkpoint {path} ({type(e).__name__}): it is truncated or not a satlib checkpoint; "
+                          "restore it, or train the run again in a new folder") from None
+    check(isinstance(st, dict) and {'model', 'opt', 'sched', 'epoch', 'cfg', 'method', 'history'} <= set(st),
+          f"{path} is not a satlib training checkpoint; restore it, or train the run again in a new folder")
+    return st
+
+_NOT_WEIGHTS = ('progress', 'eval_every', 'epochs')   # settings that may change on resume (more epochs extend a run)
+
+def _plain(v) -> bool:
+    "True for JSON-like values (numbers, strings, None, lists and str-keyed dicts of them), which can be compared."
+    if isinstance(v, (bool, int, float, str, type(None))): return True
+    if isinstance(v, (list, tuple)): return all(_plain(x) for x in v)
+    return isinstance(v, dict) and all(isinstance(k, str) and _plain(x) for k, x in v.items())
+
+def _canon(v): return json.loads(json.dumps(v, sort_keys=True))
+
+def resume_changes(st:dict, cfg:TrainConfig, method:Method) -> dict:
+    "What would change if checkpoint `st` were resumed with `cfg` and `method`: `{setting: (checkpoint's, now)}`; empty when it may be."
+    mine = {k: v for k, v in asdict(cfg).items() if k not in _NOT_WEIGHTS}
+    theirs = {k: v for k, v in st['cfg'].items() if k in mine}
+    out = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+    if st['method'] != type(method).__name__: out['method'] = (st['method'], type(method).__name__)
+    else:
+        a, b = st.get('method_cfg') or {}, method.config()
+        out.update({f'method {k}': (a[k], b[k]) for k in sorted(set(a) & set(b))
+                    if _plain(a[k]) and _plain(b[k]) and _canon(a[k]) != _canon(b[k])})
+    return out
+
+def write_log(path, history:list[dict]):
+    "Write `history` as the JSON-lines log at `path` (atomically), one line per epoch."
+    atomic_write(path, ''.join(json.dumps(r, default=float) + '\n' for r in history))
+
+def sync_buffers(model:nn.Module):
+    "Give every rank rank 0's buffers (BatchNorm running statistics), so all ranks and the checkpoint agree."
+    groups = {}
+    for b in model.buffers(): groups.setdefault(b.dtype, []).append(b)
+    for bs in groups.values():
+        flat = torch.cat([b.detach().reshape(-1) for b in bs])
+        dist.broadcast(flat, 0)
+        i = 0
+        for b in bs: b.data.copy_(flat[i:i + b.numel()].view_as(b)); i += b.numel()
+
+def _check_classes(model:nn.Module, train:TensorData):
+    "Fail unless every label of `train` is one of `model`'s classes (one image's logits tell their number)."
+    if not len(train): return
+    with preserved(model), torch.no_grad(): out = model(fast_layout(train.images[:1].float().div(255)))
+    hi = int(train.labels.max())
+    check(out.ndim != 2 or hi < out.shape[1], f"{train.name}: label {hi} is out of range for the model's {out.shape[-1]} "
+          f"classes (0..{out.shape[-1] - 1}); build the model with num_classes={hi + 1} or more, or fix the labels")
+
 def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, test:TensorData|None=None,
-        out_dir=None, resume:bool=False, device=None, log_extra:dict|None=None) -> list[dict]:
+        out_dir=None, resume:bool=False, device=None, log_extra:dict|None=None,
+        setup:bool=True, # call `method.setup(train, device)`; False when the caller already has (to check before writing)
+       ) -> list[dict]:
     "Train `model` with `method` on `train`; log to `out_dir/log.jsonl`, checkpoint to `out_dir/checkpoint.pt`."
     cfg = cfg or TrainConfig()
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device)
     rank, world = init_distributed(device)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = out_dir / 'checkpoint.pt' if out_dir else None
     set_seed(cfg.seed)
     model.to(device)
+    if world > 1 and device.type == 'cpu':   # the loader serves channels-last batches on CPU: give the weights (and so
+        model.to(memory_format=torch.channels_last)   # their gradients and DDP's buckets) the same layout
     train = train.to(device)
-    method.setup(train, device)
+    _check_classes(model, train)
+    if setup: method.setup(train, device)
     loader = DeviceLoader(train, cfg.batch_size, shuffle=True, augment=cfg.augment, seed=cfg.seed,
                           drop_last=False, rank=rank, world_size=world)
     opt, sched = make_optimizer(model, cfg, len(loader))
@@ -146,14 +223,13 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
     if resume:
         check(ckpt is not None, "resume needs out_dir (the run folder holding checkpoint.pt)")
         if ckpt.exists():
-            st = torch.load(ckpt, map_location=device, weights_only=False)
-            mine = {k: v for k, v in asdict(cfg).items() if k not in ('progress', 'eval_every', 'epochs')}
-            theirs = {k: v for k, v in st['cfg'].items() if k in mine}
-            check(mine == theirs, f"cannot resume {ckpt}: the configuration changed "
-                  f"{ {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v} }; use a new run folder")
-            check(st['method'] == type(method).__name__, f"cannot resume {ckpt}: it was trained with {st['method']}, not {type(method).__name__}")
+            st = load_checkpoint(ckpt, device)
+            diff = resume_changes(st, cfg, method)
+            check(not diff, f"cannot resume {ckpt}: the configuration changed {diff} (checkpoint's, now); use a new run folder")
             model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
             start, history = st['epoch'] + 1, st['history']
+    if rank == 0 and out_dir is not None:   # the log holds the checkpoint's epochs, once each (a kill can leave one more)
+        write_log(out_dir / 'log.jsonl', history)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     use_amp = cfg.amp and device.type == 'cuda'
     step = (start - 1) * len(loader)
@@ -178,6 +254,7 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
             n = len(b.y); tot_loss += loss.item() * n; tot_n += n
             if out is not None: tot_correct += (out.argmax(1) == b.y).sum().item()
             if cfg.max_steps is not None and step >= cfg.max_steps: break
+        if world > 1: sync_buffers(model)   # each rank's BatchNorm saw its own batches; the checkpoint keeps rank 0's
         rec = dict(epoch=epoch, step=step, train_loss=tot_loss / max(tot_n, 1), train_acc=tot_correct / max(tot_n, 1),
                    lr=opt.param_groups[0]['lr'], seconds=time.time() - t0, world_size=world, **(log_extra or {}))
         if world > 1:  # average the training metrics over ranks
@@ -187,8 +264,8 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
             rec['test_acc'] = accuracy(model, test, device=device)
         history.append(rec)
         if rank == 0 and out_dir is not None:
-            append_jsonl(out_dir / 'log.jsonl', rec)
-            atomic_torch_save(_state(model, opt, sched, epoch, cfg, method, history), ckpt)
+            append_jsonl(out_dir / 'log.jsonl', rec); kill_point('log-appended')
+            atomic_torch_save(_state(model, opt, sched, epoch, cfg, method, history), ckpt); kill_point('checkpoint-written')
         if world > 1: dist.barrier()
         if cfg.max_steps is not None and step >= cfg.max_steps: break
     return history
@@ -206,21 +283,37 @@ def save_model(path, model:nn.Module, info:dict, dtype=torch.float16) -> Path:
     atomic_torch_save(dict(format=MODEL_FILE_FORMAT, info=info, state=state), path)
     return Path(path)
 
+RUN_KEYS = ('dataset', 'model', 'num_classes', 'width', 'stem', 'mean', 'std', 'method', 'cfg')
+
+def read_run_record(path) -> dict:
+    "The run record `run.json` at `path`; a corrupt or incomplete one fails with one line."
+    try: info = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SatlibError(f"cannot read run record {path} ({type(e).__name__}: {e}); restore it, or train the run again in a new folder") from None
+    missing = [k for k in RUN_KEYS if not isinstance(info, dict) or k not in info]
+    check(not missing, f"run record {path} is incomplete (no {', '.join(missing)}); restore it, or train the run again in a new folder")
+    return info
+
 def load_run(out, device='cpu'):
     "The trained model (eval mode, float32) and its run record, from a run folder or a model file."
     out = Path(out)
     if out.is_file():
         try: d = torch.load(out, map_location=device, weights_only=True)
         except Exception as e: raise SatlibError(f"cannot read model file {out} ({type(e).__name__}); it is truncated or not a satlib model file") from None
-        check(isinstance(d, dict) and d.get('format') == MODEL_FILE_FORMAT, f"{out} is not a satlib model file (format {MODEL_FILE_FORMAT})")
+        check(isinstance(d, dict) and d.get('format') == MODEL_FILE_FORMAT and isinstance(d.get('info'), dict) and 'state' in d,
+              f"{out} is not a satlib model file (format {MODEL_FILE_FORMAT})")
         info, state = dict(d['info']), {k: v.float() if v.is_floating_point() else v for k, v in d['state'].items()}
         info.setdefault('epochs_trained', info.get('epochs_done'))
     else:
         check((out / 'run.json').exists() and (out / 'checkpoint.pt').exists(),
               f"{out} is not a finished satlib run (needs run.json and checkpoint.pt); train one with `satlib train --out {out}`")
-        info = json.loads((out / 'run.json').read_text())
-        st = torch.load(out / 'checkpoint.pt', map_location=device, weights_only=False)
+        info = read_run_record(out / 'run.json')
+        st = load_checkpoint(out / 'checkpoint.pt', device)
         state, info['epochs_trained'] = st['model'], st['epoch']
-    net = build_model(info)
-    net.load_state_dict(state)
+    try:
+        net = build_model(info)
+        net.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise SatlibError(f"the weights in {out} do not fit the model its record describes ({type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:240]}); restore the run, or train it again in a new folder") from None
     return net.to(device).eval(), info

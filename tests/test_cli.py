@@ -6,7 +6,7 @@ from conftest import satlib_cmd, BIN
 
 TINY = ['--dataset', 'builtin', '--data-arg', 'n=256', '--width', '0.125', '--batch-size', '64', '--no-progress', '--device', 'cpu']
 
-@pytest.mark.parametrize('cmd', ['train', 'eval', 'demo'])
+@pytest.mark.parametrize('cmd', ['train', 'eval', 'saliency', 'demo'])
 def test_help(cmd):
     r = satlib_cmd(cmd, '--help')
     assert 'usage: satlib ' + cmd in r.stdout and len(r.stdout) > 200
@@ -76,15 +76,26 @@ def test_resume_after_kill(tmp_path):
     b = torch.load(cut / 'checkpoint.pt', weights_only=False)['model']
     for k in a: assert torch.equal(a[k], b[k]), k
     epochs = [json.loads(l)['epoch'] for l in (cut / 'log.jsonl').read_text().splitlines()]
-    assert epochs[-1] == 4 and sorted(set(epochs)) == [1, 2, 3, 4]
+    assert epochs == [1, 2, 3, 4], "the log holds each epoch once"
+    assert not list(cut.glob('.*.tmp'))
 
 def test_resume_refuses_changed_config(tmp_path):
+    "A refused resume changes no file of the run: run.json keeps its final record."
     out = tmp_path / 'r'
     satlib_cmd('train', '--out', out, '--epochs', '1', *TINY)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     r = satlib_cmd('train', '--out', out, '--resume', '--epochs', '2', '--lr', '0.01', *TINY, check=False)
     assert r.returncode == 2 and 'configuration changed' in r.stderr
+    r = satlib_cmd('train', '--out', out, '--resume', '--epochs', '2', '--stem', 'imagenet', *TINY, check=False)
+    assert r.returncode == 2 and "holds a different run {'stem'" in r.stderr
     r = satlib_cmd('train', '--out', out, '--epochs', '1', *TINY, check=False)
     assert r.returncode == 2 and '--resume' in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert json.loads((out / 'run.json').read_text())['final']['epoch'] == 1
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    r = satlib_cmd('train', '--out', tmp_path / 'r', '--resume', '--epochs', '1', *TINY, check=False)
+    assert r.returncode == 2 and 'nothing to resume' in r.stderr and not (tmp_path / 'r').exists()
 
 def test_nan_loss_stops_with_clear_error(tmp_path):
     out = tmp_path / 'r'
