@@ -31,15 +31,22 @@ def n_figures(nb_path) -> int:
 
 @pytest.fixture(scope='module')
 def site():
-    "Build the site into a temporary folder with the README's command, and serve it on a free local port."
-    out = Path(tempfile.mkdtemp()) / 'site'
-    r = subprocess.run(['bash', str(ROOT/'docs'/'build'), str(out)], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHON=sys.executable), timeout=900)
-    assert r.returncode == 0, f"bash docs/build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    """The site in $SATLIB_DOCS_SITE (CI builds it first with `bash docs/build`), or else one built now with that
+    command into a temporary folder; served on a free local port."""
+    if os.environ.get('SATLIB_DOCS_SITE'):
+        out, tmp = Path(os.environ['SATLIB_DOCS_SITE']), None
+        assert (out/'index.html').exists(), f"SATLIB_DOCS_SITE={out} holds no site: run bash docs/build"
+    else:
+        if not (CHROMIUM and DRIVER): _need('Chromium and ChromeDriver')   # don't build what can't be looked at
+        tmp = Path(tempfile.mkdtemp()); out = tmp/'site'
+        r = subprocess.run(['bash', str(ROOT/'docs'/'build'), str(out)], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHON=sys.executable), timeout=900)
+        assert r.returncode == 0, f"bash docs/build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     srv = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Quiet, directory=str(out)))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield out, f'http://127.0.0.1:{srv.server_address[1]}'
-    srv.shutdown(); shutil.rmtree(out.parent, ignore_errors=True)
+    srv.shutdown()
+    if tmp: shutil.rmtree(tmp, ignore_errors=True)
 
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
