@@ -23,6 +23,8 @@ nb_merge_streams = True
 myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence', 'attrs_inline']
 myst_dmath_double_inline = True                # `$$...$$` inside a paragraph, as the notebooks write it
 myst_heading_anchors = 3
+# -W turns warnings into errors; these two are no errors in a notebook: a heading level skipped, and an
+# output type with no HTML renderer (e.g. a progress-bar widget: its text/plain is shown instead).
 suppress_warnings = ['myst.header', 'mystnb.unknown_mime_type']
 
 html_theme = 'furo'
