@@ -70,6 +70,8 @@ def _local_links(app, pagename, templatename, context, doctree):
         return f"{up}{page}.html" + (f'#{anchor}' if anchor else '')
     context['body'] = _re_doclink.sub(f, context['body'])
 
+_CELL_KEYS = {'cell_type', 'id', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}   # nbformat 4's
+
 def _quarto_to_myst(nb:dict, docname:str) -> dict:
     cells = []
     for c in nb['cells']:
@@ -96,7 +98,7 @@ def _quarto_to_myst(nb:dict, docname:str) -> dict:
                     o['data']['text/markdown'] = re.sub(r'^\s*---\s*\n', '', md)
         c['source'] = src
         c.setdefault('id', f'cell-{len(cells)}')
-        cells.append(c)
+        cells.append({k: v for k, v in c.items() if k in _CELL_KEYS})   # nbdev marks its show_doc cells `has_sd`
     nb['cells'] = cells
     nb.setdefault('metadata', {}).setdefault('kernelspec', {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'})
     nb['metadata'].setdefault('language_info', {'name': 'python', 'pygments_lexer': 'ipython3'})   # `!cmd` lines
