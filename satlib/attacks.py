@@ -312,7 +312,7 @@ class AutoAttack(Attack):
 
     def perturb(self, x, y):
         try: from pyautoattack import AutoAttack as _AA
-        except ImportError: raise SatlibError("AutoAttack needs the pyautoattack package: pip install pyautoattack")
+        except ImportError: raise SatlibError("AutoAttack needs the pyautoattack package: pip install 'satlib[autoattack]'") from None
         logger, records = logging.getLogger('auto-attack'), []
         h = logging.Handler(logging.DEBUG); h.emit = records.append
         level, prop = logger.level, logger.propagate

@@ -68,7 +68,7 @@ def _imagecorruptions():
             import imagecorruptions as ic
             from imagecorruptions import corruptions as C
     except ImportError as e:
-        raise SatlibError(f"common corruptions need the imagecorruptions package ({e}); pip install imagecorruptions") from None
+        raise SatlibError(f"common corruptions need the imagecorruptions package ({e}); pip install 'satlib[corruptions]'") from None
     finally:
         if added: sys.modules.pop('pkg_resources', None)
     C.resource_filename = _resource_filename
