@@ -255,11 +255,17 @@ class TinyImageNet(SatDataset):
     "Tiny ImageNet, official layout: 200 classes, 64x64, a box (-> mask) on every image; 'test' = the labelled val split."
     name = 'tinyimagenet'
     def __init__(self, root=None, split:str='train', # 'train', or 'val' (alias 'test')
-                 resize=None, transform=None):
+                 classes:int|None=None, # only this many classes, drawn at random with `class_seed` (labels 0..classes-1)
+                 class_seed:int=0, resize=None, transform=None):
         _check_split(split, ('train', 'val', 'test'), self.name)
         L = TINY_IMAGENET_LAYOUT
         d = _dataset_dir(root, 'tiny-imagenet-200', L)
-        wnids = _need(d/'wnids.txt', L).read_text().split()
+        all_ids = _need(d/'wnids.txt', L).read_text().split()
+        wnids = all_ids
+        if classes is not None:
+            check(1 <= int(classes) <= len(all_ids), f"classes must be in 1..{len(all_ids)} for {self.name}, got {classes}")
+            pick = sorted(torch.randperm(len(all_ids), generator=rng(class_seed, 13))[:int(classes)].tolist())
+            wnids = [all_ids[i] for i in pick]
         cls = {w: k for k, w in enumerate(wnids)}
         files, labels, boxes = [], [], []
         if split == 'train':
@@ -273,8 +279,9 @@ class TinyImageNet(SatDataset):
         else:
             idir, ann = _need(d/'val'/'images', L), _need(d/'val'/'val_annotations.txt', L)
             rows = _table(ann, 6, '\t')
-            unknown = [r[1] for r in rows if r[1] not in cls]
+            unknown = [r[1] for r in rows if r[1] not in all_ids]
             check(not unknown, f"{ann}: class {unknown[0] if unknown else ''} is not in {d/'wnids.txt'}; use the matching wnids.txt")
+            rows = [r for r in rows if r[1] in cls]
             _check_listed(idir, [r[0] for r in rows], ann)
             files, labels = [f'{idir}/{r[0]}' for r in rows], [cls[r[1]] for r in rows]
             boxes = _int_boxes([r[2:6] for r in rows], ann)
@@ -284,6 +291,9 @@ class TinyImageNet(SatDataset):
         self.words = {w: t for w, t in (l.split('\t', 1) for l in words.read_text().splitlines() if '\t' in l) if w in cls} if words.exists() else {}
     def load(self, i):
         img = read_image(self.files[i]); return img, self._mask_from_box(i, img)
+
+
+
 
 # %% ../nbs/02_datasets.ipynb #9ed851a5
 FLOWERS17_CLASSES = ['daffodil', 'snowdrop', 'lily valley', 'bluebell', 'crocus', 'iris', 'tigerlily', 'tulip',

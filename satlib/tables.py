@@ -13,8 +13,9 @@ from .experiments import Table, Row, Budget, Eval, Maps, tables, status, plan, r
 from .zoo import TablePaths
 
 # %% auto #0
-__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS', 'sat_evals',
-           'tiny_budget', 'sat_mask_rows', 'SATReport', 'demo_sentence', 'demo', 'art_evals', 'table_list']
+__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS',
+           'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
+           'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'art_evals', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -208,6 +209,48 @@ tables.register('sat_table2_flowers17')(Table(
                       train=dict(epochs=100, batch_size=64, opt='adam', lr=1e-3, eval_every=5), seeds=(0, 1, 2, 3, 4),
                       evals=sat_evals(n=None, n_aa=525), note="the paper's: ResNet-34, Adam 1e-3, 100 epochs, 5 trials")),
     notebook='nbs/tables/sat_table2_flowers17.ipynb'))
+
+# %% ../nbs/23_tables.ipynb #7a0fe219
+PAPER_TABLE2_TINY = _paper(['1/255', '2/255', '3/255'], {
+    'Original': [1.04, 0.4, 0.0], 'Original + Uniform-Noise': [9.45, 2.32, 0.77], 'SAT': [9.79, 2.46, 0.77],
+    'PGD': [18.91, 14.34, 11.37], 'PGD + Uniform-Noise': [19.57, 15.49, 11.66], 'PGD-SAT': [20.56, 16.38, 12.91],
+    'TRADES': [18.45, 16.76, 11.09], 'TRADES + Uniform-Noise': [19.96, 16.13, 12.58], 'TRADES-SAT': [20.04, 16.45, 12.96]})
+PAPER_TABLE5_TINY = _paper(['1/255', '2/255', '3/255'], {
+    'SAT R10-Std-G.CAM++': [9.35, 1.95, 0.74], 'SAT R10-Adv-G.CAM++': [9.68, 2.30, 0.80],
+    'SAT R10-Std-GBP': [3.02, 0.0, 0.0], 'SAT R10-Adv-GBP': [10.69, 2.81, 1.27],
+    'PGD-SAT R10-Std-GBP': [19.09, 15.2, 11.54], 'PGD-SAT R10-Adv-GBP': [20.6, 16.38, 12.96], 'PGD-SAT R10-Adv-G.CAM++': [19.32, 15.38, 11.76],
+    'TRADES-SAT R10-Std-GBP': [19.57, 16.22, 11.82], 'TRADES-SAT R10-Adv-GBP': [19.83, 16.9, 12.26], 'TRADES-SAT R10-Adv-G.CAM++': [20.5, 16.38, 12.93]})
+TINY_EPOCHS = 30
+_T = {'Std': 'ResNet-10 Std teacher', 'Adv': 'ResNet-10 Adv teacher'}
+_MAPS = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box'}
+
+def teacher_rows(paper:dict, seeds_sat=None, seeds_pgd=1, seeds_trades=1) -> list[Row]:
+    "SAT Table 5: ResNet-10 teachers (standard, PGD) and students on their GBP and Grad-CAM++-box maps."
+    M = lambda k, m: Maps(_T[k], _MAPS[m])
+    rows = [Row(_T['Std'], 'original', role='teacher', seeds=1), Row(_T['Adv'], 'pgd', dict(eps=8/255, steps=5, step_size=2/255), role='teacher', seeds=1)]
+    rows += [Row(f'SAT R10-{k}-{m}', 'sat_store', dict(store=M(k, m)), seeds=seeds_sat, paper=paper.get(f'SAT R10-{k}-{m}', {}))
+             for m in ('G.CAM++', 'GBP') for k in ('Std', 'Adv')]
+    rows += [Row(f'PGD-SAT R10-{k}-{m}', 'pgd_sat', dict(store=M(k, m)), seeds=seeds_pgd, paper=paper.get(f'PGD-SAT R10-{k}-{m}', {}))
+             for k, m in (('Std', 'GBP'), ('Adv', 'GBP'), ('Adv', 'G.CAM++'))]
+    rows += [Row(f'TRADES-SAT R10-{k}-{m}', 'trades_sat', dict(store=M(k, m)), seeds=seeds_trades, paper=paper.get(f'TRADES-SAT R10-{k}-{m}', {}))
+             for k, m in (('Std', 'GBP'), ('Adv', 'GBP'), ('Adv', 'G.CAM++'))]
+    return rows
+
+_TINY = dict(classes=10, resize=32)
+_TINY_TRAIN = dict(epochs=TINY_EPOCHS, batch_size=64, opt='adam', lr=1e-3, eval_every=5)
+tables.register('sat_tinyimagenet')(Table(
+    'sat_tinyimagenet', "SAT Tables 2 (Tiny ImageNet half) and 5: boxes, and GBP / Grad-CAM++ maps of standard and adversarial ResNet-10 teachers",
+    teacher_rows(PAPER_TABLE5_TINY) + sat_mask_rows(PAPER_TABLE2_TINY, stretched=TINY_EPOCHS, trades_seeds=1),
+    dict(tiny=tiny_budget(evals=sat_evals(n=64, n_aa=16, pgd20=False)),
+         cpu=Budget('tinyimagenet', _TINY, width=0.25, train=_TINY_TRAIN, seeds=(0, 1, 2),
+                    evals=sat_evals(n=None, n_aa=200, aa_rows=AA_ROWS),
+                    note=f"10 of the 200 classes (seeded), 32×32, ResNet-10 ×1/4, {TINY_EPOCHS} epochs, Adam 1e-3; "
+                         "3 seeds, 1 for TRADES rows and attack-based teacher-map rows"),
+         gpu=Budget('tinyimagenet', dict(resize=64), model='resnet18', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2),
+                    evals=sat_evals(n=None, n_aa=1000), note="all 200 classes, 64×64, ResNet-18, 100 epochs, 3 seeds"),
+         paper=Budget('tinyimagenet', dict(resize=32), model='resnet34', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2, 3, 4),
+                      evals=sat_evals(n=None, n_aa=1000), note="the paper's: all 200 classes, ResNet-34, Adam 1e-3, 100 epochs, 5 trials")),
+    notebook='nbs/tables/sat_table2_tinyimagenet.ipynb, nbs/tables/sat_table5_tinyimagenet.ipynb'))
 
 # %% ../nbs/23_tables.ipynb #0cfe9a4c
 def art_evals(n_acc=None, n_aa=1000, n_align=2000, n_transfer=2000, n_attr=500, n_corrupt=1000, ig_steps=16, shap_samples=16,
