@@ -14,7 +14,7 @@ import torch
 from .core import *
 from .data import TensorData
 from .datasets import get_tensors
-from .train import TrainConfig, load_run, save_model
+from .train import TrainConfig, load_run, save_model, build_model, methods, fit
 from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, _ordered
 from .runs import train_run
 from .store import build_store, weights_hash
@@ -24,7 +24,8 @@ from .zoo import TablePaths, slug
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status',
-           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe', 'budget_line', 'plot_curves']
+           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe', 'budget_line', 'plot_curves',
+           'time_rows', 'timing_table']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ def run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=N
             zf = save_model(paths.zoo_file(table, budget, lab, seed), net, dict(info, label=lab, seed=seed, role=role))
             zoo.append(dict(label=lab, seed=seed, role=role, zoo=str(zf.relative_to(paths.zoo)), sha256=file_hash(zf, 64),
                             weights=weights_hash(load_run(zf)[0])))
-        return dict(info=info, zoo=zoo, log=_dedup_log(read_jsonl(rd / 'log.jsonl')), seconds=time.time() - t0)
+        return dict(info=info, zoo=zoo, log=read_jsonl(rd / 'log.jsonl'), seconds=time.time() - t0)
     if job.kind == 'store':
         m = s['maps']['__Maps']
         teacher = _zoo_of(paths, table, budget, s['teacher'])
@@ -315,12 +316,6 @@ def run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=N
     else: (lab, net), = models.items(); df = ev(net, data, metas[lab], device, **s['params'])
     return dict(rows=df.to_dict('records'), seconds=time.time() - t0)
 
-def _dedup_log(log:list) -> list:
-    "Each epoch once (the last record of it): a log appended before a killed checkpoint write may repeat epochs."
-    by = {r['epoch']: r for r in log}
-    return [by[e] for e in sorted(by)]
-
-_ZOO_INDEX = {}
 def _zoo_of(paths:TablePaths, table:str, budget:str, key:str) -> Path:
     "The zoo file of the finished run `key` (from runs.csv)."
     f = paths.result_dir(table, budget) / 'runs.csv'
@@ -627,3 +622,50 @@ def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'tes
         ax.set_xlabel('epoch'); ax.set_ylabel(m); ax.grid(alpha=.3)
     axs[0][0].legend(fontsize=6)
     fig.tight_layout(); return fig
+
+# %% ../nbs/22_experiments.ipynb #d3311b5e
+def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|None=None, seed:int=0) -> pd.DataFrame:
+    "Seconds per epoch of each row of `t` at `budget` (one epoch each, rows interleaved, `reps` times); one line per (row, rep)."
+    import random, tempfile as _tf
+    t = tables[t] if isinstance(t, str) else t
+    b = t.budget(budget); device = torch.device(device)
+    rs = [t.row(l) for l in rows] if rows is not None else [r for r in t.rows if r.role != 'teacher']
+    train = get_tensors(b.dataset, None, 'train', **b.data_args)
+    mean, std = train.stats()
+    info = dict(model=b.model, num_classes=train.num_classes, width=b.width, stem=b.stem, mean=mean, std=std)
+    tmp, stores = Path(_tf.mkdtemp()), {}
+    clock = time.process_time if device.type == 'cpu' else time.perf_counter
+    threads = torch.get_num_threads()
+    if device.type == 'cpu': torch.set_num_threads(1)
+    out = []
+    try:
+        for rep in range(reps):
+            order = list(rs); random.Random(seed + rep).shuffle(order)
+            for r in order:
+                args = {}
+                for k, v in r.args.items():
+                    if isinstance(v, Maps):
+                        if v.method not in stores:
+                            torch.manual_seed(0)
+                            stores[v.method] = build_store(build_model(info).to(device).eval(), train, v.method, tmp / f'{v.method}.pt',
+                                                           encoding=v.encoding, threshold=v.threshold, device=device, **dict(v.args))
+                        args[k] = str(tmp / f'{v.method}.pt')
+                    else: args[k] = v
+                tc = dict(b.train, **r.train, epochs=1, seed=seed + rep, progress=False, eval_every=0, max_steps=max_steps)
+                if any(isinstance(v, Maps) for v in r.args.values()): tc['augment'] = False
+                torch.manual_seed(seed + rep); net = build_model(info)
+                m = methods[r.method](**args)
+                t0 = clock(); h = fit(net, m, train, TrainConfig(**tc), device=device); sec = clock() - t0
+                out.append(dict(label=r.label, method=r.method, rep=rep, seconds=sec, steps=h[-1]['step'], device=device_name(device),
+                                dataset=b.dataset, model=f"{b.model}x{b.width}", n_train=len(train), batch_size=tc.get('batch_size', 128)))
+    finally: torch.set_num_threads(threads)
+    df = pd.DataFrame(out)
+    base = df[df.label == 'Original'].set_index('rep').seconds
+    if len(base): df['x_original'] = df.seconds / df.rep.map(base)
+    return df
+
+def timing_table(df:pd.DataFrame) -> pd.DataFrame:
+    "Median seconds per epoch and median ratio to Original (paired within each repetition), one line per row."
+    g = df.groupby('label', sort=False)
+    return pd.DataFrame(dict(seconds=g.seconds.median(), x_original=g.x_original.median() if 'x_original' in df else np.nan,
+                             reps=g.rep.nunique()))

@@ -78,11 +78,12 @@ SAT_CLAIMS = [('SAT', 'Original'), ('SAT', 'Original + Uniform-Noise'), ('PGD-SA
 
 class SATReport:
     "The sections of a SAT table notebook, read from the committed results of `table` at `budget`."
-    def __init__(self, table, budget:str='cpu', root=None, cols=('1/255', '2/255', '3/255')):
+    def __init__(self, table, budget:str='cpu', root=None, cols=('1/255', '2/255', '3/255'),
+                 rows=None): # only these rows (a notebook that shows part of a shared table)
         self.t = tables[table] if isinstance(table, str) else table
         self.budget, self.root, self.cols = budget, root, list(cols)
-        self.labels = [r.label for r in self.t.rows]
-        self.have = set(results(self.t, budget, 'pgd', root).method)
+        self.labels = [r.label for r in self.t.rows if rows is None or r.label in rows]
+        self.have = set(results(self.t, budget, 'pgd', root).method) & set(self.labels)
     def _pairs(self, pairs): return [(a, b) for a, b in pairs if a in self.have and b in self.have]
     def runs(self) -> pd.DataFrame:
         "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code."
@@ -95,13 +96,14 @@ class SATReport:
         return g.loc[[l for l in self.labels if l in g.index]].round(3)
     def table(self, name:str='pgd', steps:int=5) -> pd.DataFrame:
         "Accuracy (mean ± 95 % CI over seeds) beside the paper's."
-        return paper_comparison(self.t, self.budget, name, steps=steps, root=self.root)
+        p = paper_comparison(self.t, self.budget, name, steps=steps, root=self.root)
+        return p.loc[[l for l in self.labels if l in p.index]]
     def claims(self, pairs=None) -> pd.DataFrame:
         "The paper's claims (default `SAT_CLAIMS`), paired by seed, at each column."
         return claims(self.t, self.budget, self._pairs(pairs or SAT_CLAIMS), col=self.cols, root=self.root)
     def controls(self, sat:str='SAT') -> pd.DataFrame:
         "SAT against each of its controls (every `control` row), paired by seed."
-        ctl = [r.label for r in self.t.rows if r.role == 'control']
+        ctl = [r.label for r in self.t.rows if r.role == 'control' and r.label in self.labels]
         return claims(self.t, self.budget, self._pairs([(sat, c) for c in ctl]), col=self.cols, root=self.root)
     def autoattack(self) -> pd.DataFrame:
         "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
