@@ -338,7 +338,8 @@ class StreamLoader(Loader):
     def fetch(self, chunks):
         dl = DataLoader(_Reader(self.data), batch_sampler=[c.tolist() for c in chunks], num_workers=self.workers,
                         collate_fn=partial(_collate, name=self.data.name, num_classes=self.num_classes),
-                        pin_memory=self.device.type == 'cuda')
+                        pin_memory=self.device.type == 'cuda',
+                        generator=rng(self.seed, self.epoch, self.rank, 2))   # its own draws (worker seeds): the global RNG is the method's
         for out in dl:
             if isinstance(out, _Failed): raise SatlibError(out.msg)
             x, y, m, j = (t.to(self.device, non_blocking=True) if t is not None else None for t in out)

@@ -71,13 +71,27 @@ def _inversions(v:Tensor) -> Tensor:
         v, s = torch.cat([L, R], 1).sort(1).values.view(B, m), 2 * s
     return inv
 
+def _kendall_scipy(fa:Tensor, fb:Tensor) -> Tensor:
+    "tau-b of each row pair by `scipy.stats.kendalltau`."
+    import warnings
+    from scipy import stats
+    a, b = fa.detach().double().numpy(), fb.detach().double().numpy()
+    with warnings.catch_warnings():   # scipy warns on constant rows, and returns NaN for them as the torch path does
+        warnings.simplefilter('ignore')
+        return torch.tensor([stats.kendalltau(u, v)[0] for u, v in zip(a, b)], dtype=torch.float64)
+
 def kendall_tau(a:Tensor, # maps [B, C, H, W] (or features [B, N])
                 b:Tensor, # maps, same shape
                 reduce:str|None='abs', # channel reduction, see `pixel_features`
+                backend:str='auto', # 'scipy' (fastest on a CPU), 'torch' (on the maps' device), 'auto': scipy for CPU maps, else torch
                ) -> Tensor:
     "Kendall's tau-b between `a` and `b` per example `[B]` (NaN where a map is constant, as scipy)."
+    check(backend in ('auto', 'scipy', 'torch'), f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
     fa, fb = _pair(a, b, reduce)
     check(bool(torch.isfinite(fa).all() and torch.isfinite(fb).all()), "maps must be finite (no NaN or inf)")
+    out_dtype = fa.dtype if fa.is_floating_point() else torch.float32
+    if backend == 'scipy' or (backend == 'auto' and fa.device.type == 'cpu'):
+        return _kendall_scipy(fa.cpu(), fb.cpu()).to(fa.device, out_dtype)
     n = fa.shape[1]
     a, b = fa.detach().double(), fb.detach().double()
     o = b.sort(dim=1, stable=True).indices; a, b = a.gather(1, o), b.gather(1, o)
@@ -87,7 +101,7 @@ def kendall_tau(a:Tensor, # maps [B, C, H, W] (or features [B, N])
     n2 = _tied_pairs(_run_starts(b.sort(1).values))
     num = (n0 - n1 - n2 + n3 - 2 * _inversions(b)).double()
     tau = num / ((n0 - n1).double() * (n0 - n2).double()).sqrt()
-    return tau.to(fa.dtype if fa.is_floating_point() else torch.float32)
+    return tau.to(out_dtype)
 
 # %% ../nbs/11_metrics.ipynb #e1cf4348
 def alignment(x:Tensor, # images (or any vectors) [B, ...]

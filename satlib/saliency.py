@@ -426,12 +426,29 @@ def sign_map(s:Tensor, # maps [B, ...]
     return pos * 2 - 1 if binary else pos - (s < -tau).to(s.dtype)
 
 # %% ../nbs/05_saliency.ipynb #8c2fcfe8
+def _label_scipy(mask:Tensor, connectivity:int) -> Tensor:
+    "`label_components` by `scipy.ndimage.label` on the CPU, relabelled to the torch path's labels."
+    import numpy as np
+    from scipy import ndimage
+    m = mask.detach().cpu().numpy()
+    B, H, W = m.shape
+    st = np.zeros((3, 3, 3), bool); st[1] = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
+    lab, k = ndimage.label(m, st)                  # no links along the batch axis: components stay in their image
+    flat, top = lab.reshape(-1), np.zeros(k + 1, np.int64)
+    pos = np.flatnonzero(flat)
+    np.maximum.at(top, flat[pos], pos % (H * W) + 1)   # each component: 1 + its largest flat index in its image
+    return torch.from_numpy(top[lab]).to(mask.device)
+
 def label_components(mask:Tensor, # bool [B, H, W]
                      connectivity:int=8, # 8 (with diagonals) or 4
+                     backend:str='auto', # 'scipy' (fastest on a CPU), 'torch' (on the mask's device), 'auto': scipy for CPU masks, else torch
                     ) -> Tensor:
-    "Connected components of each mask: int64 `[B, H, W]`, 0 = background, one distinct positive label per component."
+    "Connected components of each mask: int64 `[B, H, W]`, 0 = background, a component's label 1 + the largest flat index of its pixels."
     check(mask.ndim == 3, f"mask must be [B, H, W], got {tuple(mask.shape)}")
     check(connectivity in (4, 8), f"connectivity must be 4 or 8, got {connectivity}")
+    check(backend in ('auto', 'scipy', 'torch'), f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
+    mask = mask.bool()
+    if backend == 'scipy' or (backend == 'auto' and mask.device.type == 'cpu'): return _label_scipy(mask, connectivity)
     B, H, W = mask.shape
     dt = torch.float32 if H * W < 2 ** 24 else torch.float64
     lab = torch.where(mask, torch.arange(1, H * W + 1, device=mask.device, dtype=dt).view(1, H, W), 0.)[:, None]
