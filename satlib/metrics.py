@@ -9,7 +9,7 @@ import pandas as pd
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from .core import *
-from .data import TensorData, DeviceLoader
+from .data import TensorData, DeviceLoader, as_data, make_loader, get_batch
 from .saliency import saliency, saliency_methods, reduce_channels
 from .models import softplus
 from .attacks import Attack, attacks, project
@@ -289,7 +289,7 @@ class RandomSignNoise(Attack):
         return (x + self.eps * r).clamp(0, 1)
 
 # %% ../nbs/11_metrics.ipynb #608314ac
-def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSpec],
+def attribution_robustness(model:nn.Module, data, specs:list[AttackSpec], # data: a TensorData or any Dataset (streamed)
                            method:str='integrated_gradients', # saliency method measured (and attacked)
                            method_args:dict|None=None, # passed to the saliency method
                            k:int=100, # top-k size
@@ -298,7 +298,7 @@ def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSp
                           ) -> tuple[pd.DataFrame, dict]:
     "Top-k intersection and Kendall's tau (%) between original and attacked maps, one row per spec."
     device = torch.device(device) if device is not None else default_device()
-    model = model.to(device)
+    model, data = model.to(device), as_data(data)
     if n is not None and n < len(data): data = data.subset(torch.randperm(len(data), generator=rng(seed, 5))[:n])
     meta, rows, out = dict(meta or {}), [], {}
     for spec in specs:
@@ -310,14 +310,14 @@ def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSp
         atk = dataclasses.replace(spec, kwargs=kw).build(model)
         ti, kt, used, seen = [], [], [], []
         targets = derangement(len(data), rng(seed, 7)) if 'x_target' in inspect.signature(atk.perturb).parameters else None
-        for b in DeviceLoader(data, batch_size, shuffle=False, device=device):
+        for b in make_loader(data, batch_size, shuffle=False, device=device):
             with preserved(model), torch.no_grad(): ok = model(b.x).argmax(1) == b.y
             x, y = b.x[ok], b.y[ok]                      # only correctly classified examples are attacked
             if not len(x): continue
             kw = {}
             if targets is not None:                      # ART §5: the maps of other (shuffled) test images
-                j = targets[b.idx[ok].cpu()].to(data.images.device)
-                kw = dict(x_target=data.images[j].to(device).float() / 255, y_target=data.labels[j].to(device))
+                tb = get_batch(data, targets[b.idx[ok].cpu()], device)
+                kw = dict(x_target=tb.x.contiguous(), y_target=tb.y)
             xa = atk(x, y, **kw)
             with preserved(model), torch.no_grad(): keep = model(xa).argmax(1) == y
             if 'kept' in getattr(atk, 'last', {}): keep &= atk.last['kept']
