@@ -83,14 +83,14 @@ def _kendall_scipy(fa:Tensor, fb:Tensor) -> Tensor:
 def kendall_tau(a:Tensor, # maps [B, C, H, W] (or features [B, N])
                 b:Tensor, # maps, same shape
                 reduce:str|None='abs', # channel reduction, see `pixel_features`
-                backend:str='auto', # 'scipy' (fastest on a CPU), 'torch' (on the maps' device), 'auto': scipy for CPU maps, else torch
+                backend:str='auto', # 'scipy' (one call per map), 'torch' (batched, on the maps' device), 'auto': scipy for CPU maps of >= 1024 pixels
                ) -> Tensor:
     "Kendall's tau-b between `a` and `b` per example `[B]` (NaN where a map is constant, as scipy)."
     check(backend in ('auto', 'scipy', 'torch'), f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
     fa, fb = _pair(a, b, reduce)
     check(bool(torch.isfinite(fa).all() and torch.isfinite(fb).all()), "maps must be finite (no NaN or inf)")
     out_dtype = fa.dtype if fa.is_floating_point() else torch.float32
-    if backend == 'scipy' or (backend == 'auto' and fa.device.type == 'cpu'):
+    if backend == 'scipy' or (backend == 'auto' and fa.device.type == 'cpu' and fa.shape[1] >= 1024):
         return _kendall_scipy(fa.cpu(), fb.cpu()).to(fa.device, out_dtype)
     n = fa.shape[1]
     a, b = fa.detach().double(), fb.detach().double()
