@@ -191,10 +191,10 @@ def sync_buffers(model:nn.Module):
         i = 0
         for b in bs: b.data.copy_(flat[i:i + b.numel()].view_as(b)); i += b.numel()
 
-def _check_classes(model:nn.Module, train) -> int|None:
+def _check_classes(model:nn.Module, train, device) -> int|None:
     "The model's number of classes (one image's logits tell it); fail unless every label of an in-memory `train` is one of them."
     if not len(train): return None
-    with preserved(model), torch.no_grad(): out = model(get_batch(train, [0], next(model.parameters()).device).x)
+    with preserved(model), torch.no_grad(): out = model(get_batch(train, [0], device).x)
     if out.ndim != 2: return None
     if isinstance(train, TensorData):   # streamed labels are checked batch by batch, by the loader
         hi = int(train.labels.max())
@@ -242,7 +242,7 @@ def fit(model:nn.Module, method:Method,
     if world > 1 and device.type == 'cpu':   # the loader serves channels-last batches on CPU: give the weights (and so
         model.to(memory_format=torch.channels_last)   # their gradients and DDP's buckets) the same layout
     train = as_data(train).to(device)
-    K = _check_classes(model, train)
+    K = _check_classes(model, train, device)
     if setup: method.setup(train, device)
     loader = make_loader(train, cfg.batch_size, shuffle=True, augment=cfg.augment, seed=cfg.seed, device=device,
                          drop_last=False, rank=rank, world_size=world, transform=transform, workers=workers, num_classes=K)
