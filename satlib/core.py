@@ -15,7 +15,7 @@ from torch import nn, Tensor
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
            'check_device', 'keep_freed_memory', 'kill_point', 'atomic_write', 'check_writable', 'atomic_torch_save',
            'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'input_grad', 'logit_of', 'loss_of', 'Normalize',
-           'file_hash', 'device_name', 'code_version']
+           'file_hash', 'device_name', 'code_version', 'progress_enabled', 'progress_setting', 'progress', 'say']
 
 # %% ../nbs/00_core.ipynb #cec05ea5
 class SatlibError(ValueError):
@@ -271,3 +271,56 @@ def code_version() -> str:
         git = lambda *a: subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         return f"{v}+g{git('rev-parse', '--short=10', 'HEAD')}{'.dirty' if git('status', '--porcelain', '--', 'satlib') else ''}"
     except (OSError, subprocess.SubprocessError): return v
+
+# %% ../nbs/00_core.ipynb #07c0376b
+_PROGRESS = []   # the stack of `progress_setting` blocks
+
+def progress_enabled(enabled:bool|None=None) -> bool:
+    "Whether to show progress: `enabled` if given, else the innermost `progress_setting`, `$SATLIB_PROGRESS`, or 'someone is watching'."
+    if enabled is not None: return bool(enabled)
+    if _PROGRESS: return _PROGRESS[-1]
+    env = os.environ.get('SATLIB_PROGRESS', '').strip().lower()
+    if env in ('0', '1', 'false', 'true', 'no', 'yes'): return env in ('1', 'true', 'yes')
+    import sys
+    try:
+        if sys.stderr is not None and sys.stderr.isatty(): return True
+    except (AttributeError, ValueError): pass
+    ip = sys.modules.get('IPython')
+    shell = ip.get_ipython() if ip is not None and hasattr(ip, 'get_ipython') else None
+    return getattr(shell, 'kernel', None) is not None   # a Jupyter kernel (not nbdev's test runner)
+
+@contextlib.contextmanager
+def progress_setting(enabled:bool):
+    "Within the block, `progress_enabled()` (with no explicit choice) is `enabled`."
+    _PROGRESS.append(bool(enabled))
+    try: yield
+    finally: _PROGRESS.pop()
+
+class _Quiet:
+    "A stand-in for a tqdm bar that shows nothing."
+    def __init__(self, it=None): self.it = it
+    def __iter__(self): return iter(self.it)
+    def __len__(self): return len(self.it)
+    def update(self, n=1): pass
+    def set_postfix_str(self, s='', refresh=True): pass
+    def set_description_str(self, s='', refresh=True): pass
+    def close(self): pass
+    def __enter__(self): return self
+    def __exit__(self, *a): pass
+
+def progress(iterable=None, # what to iterate (or None, and call `.update()`)
+             desc:str='', total:int|None=None,
+             enabled:bool|None=None, # see `progress_enabled`
+             leave:bool=False, # keep the finished bar on screen
+             **kw): # more tqdm options
+    "A tqdm bar on stderr over `iterable` when progress is enabled, else `iterable` itself (wrapped, with the same methods)."
+    if not progress_enabled(enabled): return _Quiet(iterable)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=desc, total=total, leave=leave, dynamic_ncols=True, **kw)
+
+def say(msg:str, enabled:bool|None=None, file=None):
+    "Print `msg` as a line that stays on screen above any progress bar (stderr by default), when progress is enabled."
+    if not progress_enabled(enabled): return
+    import sys
+    from tqdm.auto import tqdm
+    tqdm.write(msg, file=file if file is not None else sys.stderr)

@@ -6,14 +6,17 @@
 from __future__ import annotations
 import math, os
 from pathlib import Path
+from functools import partial
 from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset, DataLoader
 from .core import *
 
 # %% auto #0
-__all__ = ['datasets', 'Batch', 'TensorData', 'random_crop_flip', 'DeviceLoader', 'make_shapes', 'BuiltinShapes', 'data_root']
+__all__ = ['datasets', 'Batch', 'read_item', 'TensorData', 'random_crop_flip', 'Loader', 'DeviceLoader', 'StreamData',
+           'StreamLoader', 'as_data', 'make_loader', 'get_batch', 'make_shapes', 'BuiltinShapes', 'data_root']
 
 # %% ../nbs/01_data.ipynb #7776634f
 class Batch(NamedTuple):
@@ -24,7 +27,58 @@ class Batch(NamedTuple):
     idx: Tensor          # int64 [B]: index of each example in its dataset (to look up stored saliency)
 
 # %% ../nbs/01_data.ipynb #18b9c428
-class TensorData:
+def _what(v) -> str:
+    return f"a {type(v).__name__}" + (f" of length {len(v)}" if isinstance(v, (tuple, list, dict)) else '')
+
+def _image(img, where:str) -> Tensor:
+    "`img` as a tensor `[C, H, W]`: uint8, or float32 with values in [0, 1]."
+    if isinstance(img, Tensor): t = img.as_subclass(Tensor)
+    else:
+        try: t = torch.as_tensor(np.asarray(img))
+        except (TypeError, ValueError, RuntimeError):
+            raise SatlibError(f"{where}: the image is {_what(img)}; give a tensor [C, H, W], an array or a PIL image") from None
+    if t.ndim == 2: t = t[None]
+    if t.ndim == 3 and t.shape[-1] in (1, 3) and t.shape[0] not in (1, 3): t = t.permute(2, 0, 1)   # H x W x C (arrays, PIL)
+    check(t.ndim == 3, f"{where}: the image has shape {tuple(t.shape)}; give one image [C, H, W] (or H x W x C, or H x W)")
+    if t.dtype == torch.uint8: return t
+    check(t.is_floating_point(), f"{where}: images must be uint8 (0..255) or float in [0, 1], got {t.dtype}")
+    if t.numel():
+        lo, hi = (float(v) for v in torch.aminmax(t))
+        check(lo >= 0 and hi <= 1, f"{where}: a float image must have values in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
+              "divide 0..255 values by 255, and normalise inside the model, not in the data")
+    return t.float()
+
+def _label(lab, where:str) -> int:
+    "`lab` as a Python int class index."
+    if isinstance(lab, (Tensor, np.ndarray)):
+        check(lab.size == 1 if isinstance(lab, np.ndarray) else lab.numel() == 1,
+              f"{where}: the label has shape {tuple(lab.shape)}; give one integer class index per item")
+        lab = lab.item()
+    check(isinstance(lab, (int, np.integer)) and not isinstance(lab, (bool, np.bool_)),
+          f"{where}: the label is {lab!r}; give an integer class index (0..K-1)")
+    check(lab >= 0, f"{where}: the label is {lab}; class indices are >= 0: map the classes to 0..K-1")
+    return int(lab)
+
+def read_item(item, # what `dataset[i]` returned
+              i:int=0, # its index (for the message)
+              name:str='dataset', # the dataset's name (for the message)
+             ) -> tuple[Tensor, int, Tensor|None]:
+    "`(image [C,H,W] uint8 or float in [0, 1], label, mask uint8 [1,H,W] or None)` from an item `(image, label[, mask])`."
+    where = f"{name} item {i}"
+    check(isinstance(item, (tuple, list)) and len(item) in (2, 3),
+          f"{where} is {_what(item)}; satlib needs items (image, label) or (image, label, mask)")
+    img, lab, m = (*item, None) if len(item) == 2 else item
+    img, lab = _image(img, where), _label(lab, where)
+    if m is not None:
+        t = m.as_subclass(Tensor) if isinstance(m, Tensor) else torch.as_tensor(np.asarray(m))
+        H, W = img.shape[-2:]
+        check(t.numel() == H * W, f"{where}: the mask has shape {tuple(t.shape)}, not the image's {H} x {W}; "
+              "give a mask [1, H, W] or [H, W] of the image's size (or None)")
+        m = (t.reshape(1, H, W) != 0).to(torch.uint8)
+    return img, lab, m
+
+# %% ../nbs/01_data.ipynb #80271eac
+class TensorData(Dataset):
     "A whole dataset as tensors: uint8 images `[N,C,H,W]`, int64 labels, optional uint8 masks `[N,1,H,W]`."
     def __init__(self, images:Tensor, labels:Tensor, masks:Tensor|None=None, classes=None, name:str='data'):
         check(images.ndim == 4 and images.dtype == torch.uint8,
@@ -49,6 +103,10 @@ class TensorData:
         self.classes = list(classes) if classes is not None else [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
 
     def __len__(self): return len(self.images)
+    def __getitem__(self, i:int):
+        "Item `i` as a `Dataset` gives it: `(image uint8 [C,H,W], label)`, and the mask `[1,H,W]` third when there are masks."
+        x, y = self.images[i], int(self.labels[i])
+        return (x, y) if self.masks is None else (x, y, self.masks[i])
     def __repr__(self):
         return (f"TensorData({self.name!r}, n={len(self)}, shape={tuple(self.images.shape[1:])}, "
                 f"classes={len(self.classes)}, masks={'yes' if self.masks is not None else 'no'}, device={self.images.device})")
@@ -56,9 +114,12 @@ class TensorData:
     def shape(self): return tuple(self.images.shape[1:])
     @property
     def num_classes(self): return len(self.classes)
+    @property
+    def has_masks(self) -> bool: return self.masks is not None
 
     def to(self, device):
-        "Move all tensors to `device`."
+        "Move all tensors to `device` (the data itself when they are there already)."
+        if device is None or self.images.device == torch.device(device): return self
         m = self.masks.to(device) if self.masks is not None else None
         return TensorData(self.images.to(device), self.labels.to(device), m, self.classes, self.name)
 
@@ -91,17 +152,14 @@ class TensorData:
 
     @classmethod
     def from_dataset(cls, ds, name:str|None=None, missing_mask:str='error'):
-        "Read every `(image, label, mask)` item of `ds` into tensors (images must share one size)."
+        "Read every `(image, label)` or `(image, label, mask)` item of `ds` into tensors (images must share one size)."
         check(missing_mask in ('error', 'drop', 'ignore'), f"missing_mask must be 'error', 'drop' or 'ignore', got {missing_mask!r}")
         imgs, labels, masks, keep = [], [], [], []
-        for i in range(len(ds)):
-            img, lab, m = ds[i]
-            img = torch.as_tensor(np.asarray(img)) if not isinstance(img, Tensor) else img.as_subclass(Tensor)
-            if img.ndim == 3 and img.shape[-1] in (1, 3) and img.shape[0] not in (1, 3): img = img.permute(2, 0, 1)
-            if img.is_floating_point(): img = (img * 255).round().clamp(0, 255)
-            imgs.append(img.to(torch.uint8)); labels.append(int(lab))
-            masks.append(None if m is None else torch.as_tensor(m).as_subclass(Tensor).reshape(1, *img.shape[-2:]).to(torch.uint8))
         name = name or getattr(ds, 'name', type(ds).__name__)
+        for i in range(len(ds)):
+            img, lab, m = read_item(ds[i], i, name)
+            if img.is_floating_point(): img = (img * 255).round().clamp(0, 255)
+            imgs.append(img.to(torch.uint8)); labels.append(lab); masks.append(m)
         check(len(set(tuple(i.shape) for i in imgs)) <= 1,
               f"{name}: images have different sizes {sorted(set(tuple(i.shape) for i in imgs))[:3]}...; pass a resize to the loader")
         has = [m is not None for m in masks]
@@ -135,16 +193,18 @@ def random_crop_flip(x:Tensor, mask:Tensor|None=None, *maps:Tensor|None, pad:int
     return tuple(_apply(t) for t in (x, mask, *maps))
 
 # %% ../nbs/01_data.ipynb #b9f4928c
-class DeviceLoader:
-    "Serve a `TensorData` in `Batch`es from the device: seeded per-epoch shuffling, batched augmentation, DDP sharding."
-    def __init__(self, data:TensorData, batch_size:int=128, shuffle:bool=True, augment:bool=False,
-                 seed:int=0, device=None, drop_last:bool=False, rank:int=0, world_size:int=1):
+class Loader:
+    "Serve a dataset in `Batch`es: seeded per-epoch shuffling, DDP sharding, batched augmentation and a `transform`."
+    def __init__(self, data, batch_size:int=128, shuffle:bool=True, augment:bool=False,
+                 seed:int=0, device=None, drop_last:bool=False, rank:int=0, world_size:int=1,
+                 transform=None, # a callable `Batch -> Batch` applied to every batch served (after augmentation)
+                ):
         check(batch_size >= 1, f"batch_size must be >= 1, got {batch_size}")
         check(0 <= rank < world_size, f"rank {rank} is not in [0, world_size={world_size})")
-        self.data = data.to(device) if device is not None else data
-        self.device = self.data.images.device
+        check(transform is None or callable(transform), f"transform must be a callable Batch -> Batch, got {transform!r}")
+        self.data = data
         self.bs, self.shuffle, self.augment, self.seed, self.drop_last = batch_size, shuffle, augment, seed, drop_last
-        self.rank, self.world_size, self.epoch = rank, world_size, 0
+        self.rank, self.world_size, self.epoch, self.transform = rank, world_size, 0, transform
 
     def set_epoch(self, epoch:int): self.epoch = epoch
 
@@ -161,17 +221,156 @@ class DeviceLoader:
         n = len(self.indices()) if self.world_size > 1 else len(self.data)
         return n // self.bs if self.drop_last else math.ceil(n / self.bs)
 
+    def fetch(self, chunks:list[Tensor]):
+        "Yield `(images, labels, masks or None, indices)` on the device for each chunk of indices (uint8 or float images)."
+        raise NotImplementedError
+
     def __iter__(self):
-        idx = self.indices().to(self.device)
+        idx = self.indices()
         g = rng(self.seed, self.epoch, self.rank, 1)
-        for i in range(len(self)):
-            j = idx[i * self.bs:(i + 1) * self.bs]
-            x = self.data.images[j].float().div_(255)
-            m = self.data.masks[j].float() if self.data.masks is not None else None
+        for x, y, m, j in self.fetch([idx[i * self.bs:(i + 1) * self.bs] for i in range(len(self))]):
+            x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+            m = m.float() if m is not None else None
             # channels-last on CPU (faster convolutions): the crop's gather yields it, else one copy
             if self.augment: x, m = random_crop_flip(x, m, generator=g)
             else: x = fast_layout(x)
-            yield Batch(x, self.data.labels[j], m, j)
+            b = Batch(x, y, m, j)
+            yield b if self.transform is None else self.transform(b)
+
+class DeviceLoader(Loader):
+    "The fast path: a `TensorData` moved to the device once, each batch one indexing of its tensors."
+    def __init__(self, data:TensorData, batch_size:int=128, shuffle:bool=True, augment:bool=False,
+                 seed:int=0, device=None, drop_last:bool=False, rank:int=0, world_size:int=1, transform=None):
+        check(isinstance(data, TensorData), f"DeviceLoader serves a TensorData, got {type(data).__name__}; use make_loader for any dataset")
+        super().__init__(data.to(device), batch_size, shuffle, augment, seed, device, drop_last, rank, world_size, transform)
+        self.device = self.data.images.device
+
+    def fetch(self, chunks):
+        d = self.data
+        for j in chunks:
+            j = j.to(self.device)
+            yield d.images[j], d.labels[j], d.masks[j] if d.masks is not None else None, j
+
+# %% ../nbs/01_data.ipynb #251c1221
+class StreamData(Dataset):
+    "Any map-style dataset of `(image, label)` / `(image, label, mask)` items, read item by item (streamed by `StreamLoader`)."
+    def __init__(self, ds, # a map-style dataset (`__len__` and `__getitem__`)
+                 name:str|None=None, classes=None):
+        check(hasattr(ds, '__getitem__') and hasattr(ds, '__len__') and not isinstance(ds, torch.utils.data.IterableDataset),
+              f"satlib takes a TensorData or a map-style dataset (with __len__ and __getitem__), got {type(ds).__name__}")
+        self.ds, self.name = ds, name or getattr(ds, 'name', None) or type(ds).__name__
+        check(len(ds) > 0, f"dataset {self.name!r} is empty")
+        classes = classes if classes is not None else getattr(ds, 'classes', None)
+        self.classes = list(classes) if classes is not None else None
+        x, _, m = self.read(0)
+        self.shape, self.has_masks = tuple(x.shape), m is not None
+
+    def __len__(self): return len(self.ds)
+    def read(self, i:int) -> tuple[Tensor, int, Tensor|None]:
+        "Item `i` as `read_item` gives it: `(image, label, mask or None)`."
+        return read_item(self.ds[i], i, self.name)
+    def __getitem__(self, i:int):
+        x, y, m = self.read(i)
+        return (x, y) if m is None else (x, y, m)
+    def __repr__(self):
+        return (f"StreamData({self.name!r}, n={len(self)}, shape={self.shape}, classes={self.num_classes}, "
+                f"masks={'yes' if self.has_masks else 'no'}, of {type(self.ds).__name__})")
+    @property
+    def num_classes(self) -> int|None:
+        "The number of classes: of `classes`, else 1 + the largest of the dataset's `targets`/`labels`; None if it does not say."
+        if self.classes is not None: return len(self.classes)
+        t = next((getattr(self.ds, k) for k in ('targets', 'labels') if getattr(self.ds, k, None) is not None), None)
+        return int(torch.as_tensor(t).max()) + 1 if t is not None and len(t) else None
+
+    def to(self, device): return self   # items are moved batch by batch
+    def subset(self, idx):
+        "The examples at `idx` (a slice, list or tensor of indices), still streamed."
+        idx = torch.arange(len(self))[idx] if isinstance(idx, slice) else torch.as_tensor(idx, dtype=torch.long)
+        return StreamData(torch.utils.data.Subset(self.ds, idx.tolist()), self.name, self.classes)
+    def stats(self, n:int=2048, seed:int=0):
+        "Per-channel mean and std of the images in [0, 1], from `n` items drawn at random (all if fewer)."
+        idx = torch.randperm(len(self), generator=rng(seed, 5))[:n]
+        x = torch.stack([(lambda t: t.float() / 255 if t.dtype == torch.uint8 else t)(self.read(int(i))[0]) for i in idx])
+        return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
+
+class _Failed(NamedTuple):
+    msg: str
+
+class _Reader(Dataset):
+    "What the DataLoader reads: `(index, image, label, mask)`, or a `_Failed` with the item's one-line error."
+    def __init__(self, data:StreamData): self.data = data
+    def __len__(self): return len(self.data)
+    def __getitem__(self, i):
+        try: return (i, *self.data.read(i))
+        except SatlibError as e: return _Failed(str(e))
+
+def _collate(items, name:str, num_classes:int|None):
+    "Stack the items of one batch (in a worker process too): `(images, labels, masks or None, indices)`, or a `_Failed`."
+    bad = next((it for it in items if isinstance(it, _Failed)), None)
+    if bad is not None: return bad
+    idx, xs, ys, ms = zip(*items)
+    if len({tuple(x.shape) for x in xs}) > 1:
+        return _Failed(f"{name}: images of one batch have different shapes {sorted({tuple(x.shape) for x in xs})[:3]}; "
+                       "give every item the same size (resize in the dataset)")
+    if len({x.dtype for x in xs}) > 1: xs = [x.float() / 255 if x.dtype == torch.uint8 else x for x in xs]
+    y = torch.tensor(ys)
+    if num_classes is not None and int(y.max()) >= num_classes:
+        return _Failed(f"{name}: label {int(y.max())} is out of range for the model's {num_classes} classes "
+                       f"(0..{num_classes - 1}); build the model with num_classes={int(y.max()) + 1} or more, or fix the labels")
+    has = [m is not None for m in ms]
+    if any(has) and not all(has):
+        return _Failed(f"{name}: {has.count(False)} of {len(has)} items of a batch have no mask; give every item a mask "
+                       "(or none), or read the dataset into memory with TensorData.from_dataset(ds, missing_mask='drop')")
+    return torch.stack(xs), y, torch.stack(ms) if all(has) else None, torch.tensor(idx)
+
+class StreamLoader(Loader):
+    "Serve any dataset in `Batch`es through a torch `DataLoader` (`workers` processes), exactly as `DeviceLoader` would."
+    def __init__(self, data, batch_size:int=128, shuffle:bool=True, augment:bool=False,
+                 seed:int=0, device=None, drop_last:bool=False, rank:int=0, world_size:int=1, transform=None,
+                 workers:int=0, # DataLoader worker processes (0: read in this process)
+                 num_classes:int|None=None, # if given, a label >= num_classes fails with one line
+                ):
+        check(isinstance(workers, int) and workers >= 0, f"workers must be an int >= 0, got {workers!r}")
+        data = data if isinstance(data, StreamData) else StreamData(data)
+        super().__init__(data, batch_size, shuffle, augment, seed, device, drop_last, rank, world_size, transform)
+        self.device, self.workers, self.num_classes = check_device(device) if device is not None else torch.device('cpu'), workers, num_classes
+
+    def fetch(self, chunks):
+        dl = DataLoader(_Reader(self.data), batch_sampler=[c.tolist() for c in chunks], num_workers=self.workers,
+                        collate_fn=partial(_collate, name=self.data.name, num_classes=self.num_classes),
+                        pin_memory=self.device.type == 'cuda',
+                        generator=rng(self.seed, self.epoch, self.rank, 2))   # its own draws (worker seeds): the global RNG is the method's
+        for out in dl:
+            if isinstance(out, _Failed): raise SatlibError(out.msg)
+            x, y, m, j = (t.to(self.device, non_blocking=True) if t is not None else None for t in out)
+            yield x, y, m, j
+
+def as_data(ds, name:str|None=None):
+    "`ds` as satlib data: a `TensorData` or `StreamData` as it is, any other map-style dataset wrapped in a `StreamData`."
+    return ds if isinstance(ds, (TensorData, StreamData)) else StreamData(ds, name)
+
+def make_loader(data, batch_size:int=128, shuffle:bool=True, augment:bool=False, seed:int=0, device=None,
+                drop_last:bool=False, rank:int=0, world_size:int=1, transform=None,
+                workers:int=0, # for streamed data: DataLoader worker processes
+                num_classes:int|None=None, # for streamed data: labels must be below it
+               ) -> Loader:
+    "The loader for `data`: a `DeviceLoader` for a `TensorData` (in memory), else a `StreamLoader`."
+    data = as_data(data)
+    kw = dict(batch_size=batch_size, shuffle=shuffle, augment=augment, seed=seed, device=device, drop_last=drop_last,
+              rank=rank, world_size=world_size, transform=transform)
+    if isinstance(data, TensorData): return DeviceLoader(data, **kw)
+    return StreamLoader(data, **kw, workers=workers, num_classes=num_classes)
+
+def get_batch(data, idx, device=None) -> Batch:
+    "The examples `idx` of `data` as one un-augmented `Batch` (what a loader serves without shuffling or augmentation)."
+    idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
+    data = as_data(data)
+    if isinstance(data, TensorData): return next(iter(DeviceLoader(data.subset(idx), len(idx), shuffle=False, device=device)))._replace(idx=idx)
+    check(len(idx) > 0, "get_batch needs at least one index")
+    out = _collate([_Reader(data)[int(i)] for i in idx], data.name, None)
+    if isinstance(out, _Failed): raise SatlibError(out.msg)
+    x, y, m, j = (t.to(device or 'cpu') if t is not None else None for t in out)
+    return Batch(fast_layout(x.float() / 255 if x.dtype == torch.uint8 else x.float()), y, m.float() if m is not None else None, j)
 
 # %% ../nbs/01_data.ipynb #e0c95337
 _SHAPES = ['disc', 'square', 'triangle', 'cross', 'ring', 'diamond', 'bar', 'ell', 'tee', 'aitch']

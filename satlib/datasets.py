@@ -14,14 +14,15 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from PIL import Image as PILImage
 from .core import *
-from .data import datasets, data_root, TensorData
+from .data import datasets, data_root, TensorData, StreamData, read_item
 
 # %% auto #0
 __all__ = ['CIFAR10_LAYOUT', 'CIFAR100_LAYOUT', 'CIFAR10_CLASSES', 'CIFAR10_JPEG_LAYOUT', 'TINY_IMAGENET_LAYOUT',
            'FLOWERS17_CLASSES', 'FLOWERS17_LAYOUT', 'SVHN_LAYOUT', 'GTSRB_LAYOUT', 'GTSRB_COLUMNS', 'CUB200_LAYOUT',
            'CACHE_FORMAT', 'box_mask', 'xywh_boxes', 'read_image', 'SatDataset', 'InMemoryDataset', 'CIFAR10',
            'CIFAR100', 'CIFAR10Folder', 'TinyImageNet', 'Flowers17', 'SVHN', 'GTSRB', 'CUB200', 'get_dataset',
-           'source_fingerprint', 'get_tensors', 'write_fake', 'show_items']
+           'source_fingerprint', 'get_tensors', 'available_memory', 'fits_in_memory', 'get_data', 'write_fake',
+           'show_items']
 
 # %% ../nbs/02_datasets.ipynb #2f00cd19
 def box_mask(boxes, # integer boxes `[..., 4]` as `(x0, y0, x1, y1)`, inclusive 0-based pixel coordinates
@@ -492,7 +493,7 @@ def _register(name:str, cls):
         bad = sorted(set(kw) - set(opts))
         check(not bad, f"dataset {name!r} has no option {', '.join(bad)}; its options are: {', '.join(opts)}")
         return cls(root, split, **kw)
-    load.__name__, load.__doc__ = name, cls.__doc__
+    load.__name__, load.__doc__, load.files = name, cls.__doc__, True   # read from files under the data root: cached
     datasets.register(name)(load)
 
 for _n, _c in [('cifar10', CIFAR10), ('cifar100', CIFAR100), ('cifar10-jpeg', CIFAR10Folder), ('tinyimagenet', TinyImageNet),
@@ -500,9 +501,8 @@ for _n, _c in [('cifar10', CIFAR10), ('cifar100', CIFAR100), ('cifar10-jpeg', CI
 
 # %% ../nbs/02_datasets.ipynb #9e4e9838
 def get_dataset(name:str, root=None, split:str='train', **kw):
-    "The dataset `name` (`'builtin'` needs no files; others read `data_root(root)`)."
-    f = datasets[name]
-    return f(root=None, split=split, **kw) if name == 'builtin' else f(root=data_root(root), split=split, **kw)
+    "The dataset `name` (`'builtin'` and your own registered datasets need no data root; the others read `data_root(root)`)."
+    return datasets[name](root=root, split=split, **kw)
 
 CACHE_FORMAT = 'satlib-tensors-2'
 
@@ -530,10 +530,14 @@ def _read_cache(cfile:Path, fingerprint:str) -> TensorData | None:
 def get_tensors(name:str, root=None, split:str='train', cache:bool=True, **kw) -> TensorData:
     "The dataset `name` as `TensorData` (decoded once; cached next to the data when `cache`, rebuilt when the files change)."
     missing_mask = kw.pop('missing_mask', 'ignore')
-    ds = get_dataset(name, root, split, **kw)
+    return _tensors(get_dataset(name, root, split, **kw), name, root, split, cache, missing_mask, kw)
+
+def _tensors(ds, name, root, split, cache, missing_mask, kw) -> TensorData:
+    "`get_tensors` of the dataset `ds` already made."
+    if isinstance(ds, TensorData): return ds
     if hasattr(ds, 'tensors'): return ds.tensors()
     cfile = fp = None
-    if cache and name != 'builtin':
+    if cache and getattr(datasets[name], 'files', False):
         key = '-'.join(f'{k}={v}' for k, v in sorted(dict(kw, missing_mask=missing_mask).items()))
         cfile = data_root(root) / '.satlib-cache' / f'{name}-{split}{("-" + key) if key else ""}.pt'
         fp = source_fingerprint(ds)
@@ -545,6 +549,34 @@ def get_tensors(name:str, root=None, split:str='train', cache:bool=True, **kw) -
         try: atomic_torch_save(dict(format=CACHE_FORMAT, source=fp, data=data), cfile)
         except OSError: pass   # read-only data root: no cache
     return td
+
+# %% ../nbs/02_datasets.ipynb #2a513739
+def available_memory() -> int:
+    "Bytes of memory available to a new allocation (Linux's MemAvailable; else the free physical pages)."
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError): pass
+    try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_AVPHYS_PAGES')
+    except (ValueError, OSError, AttributeError): return 1 << 62
+
+def fits_in_memory(ds, fraction:float=0.25) -> bool:
+    "Whether `ds` read into uint8 tensors (images, and masks if item 0 has one) takes at most `fraction` of `available_memory()`."
+    x, _, m = read_item(ds[0], 0, getattr(ds, 'name', type(ds).__name__))
+    need = len(ds) * (x.numel() + (x[0].numel() if m is not None else 0))
+    return need <= fraction * available_memory()
+
+def get_data(name:str, root=None, split:str='train',
+             stream='auto', # True: stream item by item; False: read into memory; 'auto': in memory when it fits
+             cache:bool=True, **kw):
+    "The dataset `name` as satlib data: a `TensorData` (in memory) or, when it does not fit or `stream=True`, a `StreamData`."
+    check(stream in (True, False, 'auto'), f"stream must be true, false or 'auto', got {stream!r}")
+    missing_mask = kw.pop('missing_mask', 'ignore')
+    ds = get_dataset(name, root, split, **kw)
+    if stream is True and not isinstance(ds, TensorData): return StreamData(ds, f'{name}-{split}')
+    if stream == 'auto' and not (isinstance(ds, TensorData) or hasattr(ds, 'tensors')) and not fits_in_memory(ds):
+        return StreamData(ds, f'{name}-{split}')
+    return _tensors(ds, name, root, split, cache, missing_mask, kw)
 
 # %% ../nbs/02_datasets.ipynb #381cd70c
 def _draw(size, box=None, colour=(230, 80, 40), bg=(20, 30, 60), disc=False):

@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 from torch import nn, Tensor
 from .core import *
-from .data import TensorData, DeviceLoader
+from .core import progress as progress_bar
+from .data import TensorData, as_data, make_loader
 from .attacks import attacks
 
 # %% auto #0
@@ -49,21 +50,29 @@ def pgd_grid(eps=(1/255, 2/255, 3/255, 4/255), steps:int=5, step_size:float|None
 def _step_of(atk, spec):
     return getattr(atk, 'step_size', spec.step_size)
 
-def evaluate(model:nn.Module, data:TensorData, specs:list[AttackSpec], batch_size:int=256, device=None,
-             meta:dict|None=None, seed:int=0) -> tuple[pd.DataFrame, dict]:
+def evaluate(model:nn.Module,
+             data, # a `TensorData` (in memory), or any Dataset of (image, label[, mask]) items (streamed)
+             specs:list[AttackSpec], batch_size:int=256, device=None,
+             meta:dict|None=None, seed:int=0,
+             progress:bool|None=None, # a bar over specs x batches (None: when someone watches)
+             workers:int=0, # DataLoader worker processes for streamed data
+            ) -> tuple[pd.DataFrame, dict]:
     "Accuracy under each spec: a tidy DataFrame (one row per spec) and per-example correctness by spec key."
     device = torch.device(device) if device is not None else default_device()
-    model = model.to(device)
-    loader = DeviceLoader(data, batch_size, shuffle=False, device=device)
+    model, data = model.to(device), as_data(data)
+    loader = make_loader(data, batch_size, shuffle=False, device=device, workers=workers)
     meta = dict(meta or {})
     rows, outcomes = [], {}
+    bar = progress_bar(desc=f"evaluate {data.name}", total=len(specs) * len(loader), enabled=progress, unit='batch')
     for spec in specs:
         torch.manual_seed(seed)                     # same random starts for every model
         atk = None if spec.name == 'none' else spec.build(model)
+        bar.set_postfix_str('clean' if atk is None else f"{spec.name} eps {spec.eps * 255:.3g}/255")
         correct = []
         for b in loader:
             x = b.x if atk is None else atk(b.x, b.y)
             with preserved(model), torch.no_grad(): correct.append((model(x).argmax(1) == b.y).cpu())
+            bar.update()
         c = torch.cat(correct)
         outcomes[spec.key] = c
         rows.append(dict(method=meta.get('method', getattr(model, 'name', type(model).__name__)),
@@ -73,6 +82,7 @@ def evaluate(model:nn.Module, data:TensorData, specs:list[AttackSpec], batch_siz
                          accuracy=100 * c.float().mean().item(), n=len(c), seed=meta.get('seed', seed),
                          epochs=meta.get('epochs'), device=meta.get('device', str(device)),
                          **{k: v for k, v in meta.items() if k not in ('method', 'dataset', 'seed', 'epochs', 'device')}))
+    bar.close()
     return pd.DataFrame(rows), outcomes
 
 # %% ../nbs/08_evaluate.ipynb #c6c94bde

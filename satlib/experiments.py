@@ -12,8 +12,9 @@ from typing import Callable
 import numpy as np, pandas as pd
 import torch
 from .core import *
-from .data import TensorData
-from .datasets import get_tensors
+from .core import progress as progress_bar
+from .data import TensorData, as_data, make_loader
+from .datasets import get_data, get_tensors
 from .train import TrainConfig, load_run, save_model, build_model, methods, fit
 from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, _ordered
 from .runs import train_run
@@ -214,9 +215,10 @@ def eval_attacks(model, data:TensorData, meta:dict, device, specs=(), batch_size
 def eval_alignment(model, data:TensorData, meta:dict, device, kind:str='cosine', batch_size:int=500) -> pd.DataFrame:
     "ART Fig. 6: the alignment between each image and its label's input gradient, one row per image."
     from satlib.metrics import image_gradient_alignment
-    x, y = data.images.to(device).float() / 255, data.labels.to(device)
-    a = torch.cat([image_gradient_alignment(model, x[i:i + batch_size], y[i:i + batch_size], kind) for i in range(0, len(x), batch_size)])
-    return pd.DataFrame(dict(method=meta['method'], seed=meta['seed'], kind=kind, alignment=a.cpu().numpy(), label=y.cpu().numpy()))
+    a, y = [], []
+    for b in make_loader(data, batch_size, shuffle=False, device=device):
+        a.append(image_gradient_alignment(model, b.x.contiguous(), b.y, kind).cpu()); y.append(b.y.cpu())
+    return pd.DataFrame(dict(method=meta['method'], seed=meta['seed'], kind=kind, alignment=torch.cat(a).numpy(), label=torch.cat(y).numpy()))
 
 @evaluators.register('attribution')
 def eval_attribution(model, data:TensorData, meta:dict, device, saliency:str='integrated_gradients', saliency_args=None,
@@ -234,19 +236,19 @@ def eval_attribution(model, data:TensorData, meta:dict, device, saliency:str='in
 def eval_corruptions(model, data:TensorData, meta:dict, device, corruptions=(), severities=(1, 2, 3, 4, 5), batch_size:int=500) -> pd.DataFrame:
     "ART Table 3: accuracy under each corruption and severity (`satlib.corruptions`)."
     from satlib.corruptions import evaluate_corruptions, CORRUPTIONS
+    data = data if isinstance(data, TensorData) else TensorData.from_dataset(data)   # corrupting works on whole uint8 tensors
     return evaluate_corruptions(model, data, tuple(corruptions) or CORRUPTIONS, tuple(severities), batch_size=batch_size,
                                 device=device, meta=meta)[0]
 
 def eval_transfer(models:dict, data:TensorData, metas:dict, device, spec=None, batch_size:int=500) -> pd.DataFrame:
     "ART Table 6: examples crafted on each (source) model by `spec`, shown to every (target) model."
-    from satlib.data import DeviceLoader
     from satlib.core import preserved
     spec = _specs([spec or AttackSpec('pgd', 8/255, 40, 2/255)])[0]
     rows = []
     for sn, src in models.items():
         atk, xa, ys = spec.build(src), [], []
         torch.manual_seed(0)
-        for b in DeviceLoader(data, batch_size, shuffle=False, device=device): xa.append(atk(b.x, b.y)); ys.append(b.y)
+        for b in make_loader(data, batch_size, shuffle=False, device=device): xa.append(atk(b.x, b.y)); ys.append(b.y)
         xa, ys = torch.cat(xa), torch.cat(ys)
         for tn, tgt in models.items():
             with preserved(tgt), torch.no_grad():
@@ -260,7 +262,7 @@ evaluators['transfer'] = eval_transfer
 # %% ../nbs/22_experiments.ipynb #37354aa9
 @functools.lru_cache(maxsize=8)
 def _test_data(dataset:str, split:str, args_json:str, n:int|None) -> TensorData:
-    data = get_tensors(dataset, None, split, **json.loads(args_json))
+    data = get_data(dataset, None, split, **json.loads(args_json))
     if n is not None and n < len(data):   # the test folders are often sorted by class: a random subset, the same for every model
         data = data.subset(torch.randperm(len(data), generator=rng(0, 11))[:n])
     return data
@@ -275,7 +277,10 @@ def _meta(info:dict, label:str, seed:int, device) -> dict:
                 epochs=info.get('epochs_trained'), device=device_name(device), model=f"{info['model']}x{info['width']}")
 
 def run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=None) -> dict:
-    "Run one job in this process; return its record (train: the run record; store: its path; eval: result rows)."
+    "Run one job in this process, without progress bars; return its record (train: the run record; store: its path; eval: result rows)."
+    with progress_setting(False): return _run_job(job, paths, table, budget, threads)
+
+def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=None) -> dict:
     if threads: torch.set_num_threads(threads)
     device = torch.device(job.spec.get('device') or default_device())
     if device.type == 'cpu': keep_freed_memory()
@@ -299,7 +304,7 @@ def run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=N
         m = s['maps']['__Maps']
         teacher = _zoo_of(paths, table, budget, s['teacher'])
         net, info = load_run(teacher, device)
-        data = get_tensors(info['dataset'], None, 'train', **info.get('data_args', {}))
+        data = get_data(info['dataset'], None, 'train', **info.get('data_args', {}))
         out = paths.run_dir(table, budget, 'stores') / f"{job.key}.pt"
         build_store(net, data, m['method'], out, encoding=m['encoding'], threshold=m['threshold'], teacher=teacher,
                     device=device, **dict(m['args']))
@@ -464,7 +469,8 @@ def run_table(table, # a `Table` or a registered table name
               budget:str='tiny', workers:int=1, rows=None, seeds=None, root=None, device=None,
               executor=None, # an executor (default: inline for 1 worker, else `LocalExecutor(workers, threads)`)
               threads:int|None=None, # CPU threads per worker (default: the cores split evenly)
-              verbose:bool=True, evals=None) -> dict: # only these evaluations (names; None: all)
+              verbose:bool=True, evals=None, # only these evaluations (names; None: all)
+              progress:bool|None=None) -> dict: # a bar over the jobs (None: when someone watches; never without `verbose`)
     "Train and evaluate everything of `table` at `budget` that is not done yet; return a summary."
     t = tables[table] if isinstance(table, str) else table
     paths = TablePaths(root)
@@ -475,6 +481,9 @@ def run_table(table, # a `Table` or a registered table name
     ex = executor or (InlineExecutor() if workers == 1 else LocalExecutor(workers, threads))
     dev = device_name(device or default_device())
     say = (lambda *a: print(*a, flush=True)) if verbose else (lambda *a: None)
+    show = verbose and progress_enabled(progress)
+    bar = progress_bar(desc=f"{t.name} ({budget})", total=len(todo), enabled=show, unit='job')
+    if show: say = lambda *a: bar.write(' '.join(map(str, a)), file=sys.stdout)   # each line above the bar
     say(f"{t.name} ({budget}): {len(jobs)} jobs, {len(jobs) - len(todo)} done, {len(todo)} to run on "
         f"{getattr(ex, 'workers', workers)} worker(s), {dev}")
     util, trained, errors = [], 0, []
@@ -514,8 +523,9 @@ def run_table(table, # a `Table` or a registered table name
                     _record_cell(paths, t.name, budget, j, rec); what = f"{j.spec['eval']}: {j.label} seed {j.seed} ({rec['seconds']:.0f}s)"
                 else: what = f"saliency store of {j.label} ({rec['seconds']:.0f}s)"
                 by_key.pop(k); n_done += 1
-                say(f"  [{n_done}/{len(todo)}] {what}")
+                say(f"  [{n_done}/{len(todo)}] {what}"); bar.update()
     finally:
+        bar.close()
         ex.shutdown() if executor is None else None
     hours = (time.time() - t0) / 3600
     summary = dict(table=t.name, budget=budget, jobs=len(jobs), ran=n_done, failed=len(errors), trained=trained,

@@ -9,7 +9,7 @@ import pandas as pd
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from .core import *
-from .data import TensorData, DeviceLoader
+from .data import TensorData, DeviceLoader, as_data, make_loader, get_batch
 from .saliency import saliency, saliency_methods, reduce_channels
 from .models import softplus
 from .attacks import Attack, attacks, project
@@ -71,13 +71,27 @@ def _inversions(v:Tensor) -> Tensor:
         v, s = torch.cat([L, R], 1).sort(1).values.view(B, m), 2 * s
     return inv
 
+def _kendall_scipy(fa:Tensor, fb:Tensor) -> Tensor:
+    "tau-b of each row pair by `scipy.stats.kendalltau`."
+    import warnings
+    from scipy import stats
+    a, b = fa.detach().double().numpy(), fb.detach().double().numpy()
+    with warnings.catch_warnings():   # scipy warns on constant rows, and returns NaN for them as the torch path does
+        warnings.simplefilter('ignore')
+        return torch.tensor([stats.kendalltau(u, v)[0] for u, v in zip(a, b)], dtype=torch.float64)
+
 def kendall_tau(a:Tensor, # maps [B, C, H, W] (or features [B, N])
                 b:Tensor, # maps, same shape
                 reduce:str|None='abs', # channel reduction, see `pixel_features`
+                backend:str='auto', # 'scipy' (one call per map), 'torch' (batched, on the maps' device), 'auto': scipy for CPU maps of >= 1024 pixels
                ) -> Tensor:
     "Kendall's tau-b between `a` and `b` per example `[B]` (NaN where a map is constant, as scipy)."
+    check(backend in ('auto', 'scipy', 'torch'), f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
     fa, fb = _pair(a, b, reduce)
     check(bool(torch.isfinite(fa).all() and torch.isfinite(fb).all()), "maps must be finite (no NaN or inf)")
+    out_dtype = fa.dtype if fa.is_floating_point() else torch.float32
+    if backend == 'scipy' or (backend == 'auto' and fa.device.type == 'cpu' and fa.shape[1] >= 1024):
+        return _kendall_scipy(fa.cpu(), fb.cpu()).to(fa.device, out_dtype)
     n = fa.shape[1]
     a, b = fa.detach().double(), fb.detach().double()
     o = b.sort(dim=1, stable=True).indices; a, b = a.gather(1, o), b.gather(1, o)
@@ -87,7 +101,7 @@ def kendall_tau(a:Tensor, # maps [B, C, H, W] (or features [B, N])
     n2 = _tied_pairs(_run_starts(b.sort(1).values))
     num = (n0 - n1 - n2 + n3 - 2 * _inversions(b)).double()
     tau = num / ((n0 - n1).double() * (n0 - n2).double()).sqrt()
-    return tau.to(fa.dtype if fa.is_floating_point() else torch.float32)
+    return tau.to(out_dtype)
 
 # %% ../nbs/11_metrics.ipynb #e1cf4348
 def alignment(x:Tensor, # images (or any vectors) [B, ...]
@@ -275,7 +289,7 @@ class RandomSignNoise(Attack):
         return (x + self.eps * r).clamp(0, 1)
 
 # %% ../nbs/11_metrics.ipynb #608314ac
-def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSpec],
+def attribution_robustness(model:nn.Module, data, specs:list[AttackSpec], # data: a TensorData or any Dataset (streamed)
                            method:str='integrated_gradients', # saliency method measured (and attacked)
                            method_args:dict|None=None, # passed to the saliency method
                            k:int=100, # top-k size
@@ -284,7 +298,7 @@ def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSp
                           ) -> tuple[pd.DataFrame, dict]:
     "Top-k intersection and Kendall's tau (%) between original and attacked maps, one row per spec."
     device = torch.device(device) if device is not None else default_device()
-    model = model.to(device)
+    model, data = model.to(device), as_data(data)
     if n is not None and n < len(data): data = data.subset(torch.randperm(len(data), generator=rng(seed, 5))[:n])
     meta, rows, out = dict(meta or {}), [], {}
     for spec in specs:
@@ -296,14 +310,14 @@ def attribution_robustness(model:nn.Module, data:TensorData, specs:list[AttackSp
         atk = dataclasses.replace(spec, kwargs=kw).build(model)
         ti, kt, used, seen = [], [], [], []
         targets = derangement(len(data), rng(seed, 7)) if 'x_target' in inspect.signature(atk.perturb).parameters else None
-        for b in DeviceLoader(data, batch_size, shuffle=False, device=device):
+        for b in make_loader(data, batch_size, shuffle=False, device=device):
             with preserved(model), torch.no_grad(): ok = model(b.x).argmax(1) == b.y
             x, y = b.x[ok], b.y[ok]                      # only correctly classified examples are attacked
             if not len(x): continue
             kw = {}
             if targets is not None:                      # ART §5: the maps of other (shuffled) test images
-                j = targets[b.idx[ok].cpu()].to(data.images.device)
-                kw = dict(x_target=data.images[j].to(device).float() / 255, y_target=data.labels[j].to(device))
+                tb = get_batch(data, targets[b.idx[ok].cpu()], device)
+                kw = dict(x_target=tb.x.contiguous(), y_target=tb.y)
             xa = atk(x, y, **kw)
             with preserved(model), torch.no_grad(): keep = model(xa).argmax(1) == y
             if 'kept' in getattr(atk, 'last', {}): keep &= atk.last['kept']

@@ -4,14 +4,15 @@
 
 # %% ../nbs/03_models.ipynb #0c8f9611
 from __future__ import annotations
-import math, contextlib
+import math, contextlib, re, difflib
 import torch
 from torch import nn, Tensor
 from .core import SatlibError, check, Registry, Normalize
 
 # %% auto #0
-__all__ = ['STEMS', 'VGG16', 'models', 'SatNet', 'BasicBlock', 'Bottleneck', 'ResNet', 'WideBlock', 'WideResNet', 'VGGGAP',
-           'resnet10', 'resnet18', 'resnet34', 'resnet50', 'wrn28_10', 'wrn40_2', 'vgg_gap', 'get_model', 'softplus']
+__all__ = ['STEMS', 'VGG16', 'models', 'ROBUSTBENCH_RULES', 'SatNet', 'BasicBlock', 'Bottleneck', 'ResNet', 'WideBlock',
+           'WideResNet', 'VGGGAP', 'resnet10', 'resnet18', 'resnet34', 'resnet50', 'wrn28_10', 'wrn40_2', 'vgg_gap',
+           'TorchvisionNet', 'get_model', 'from_robustbench', 'to_robustbench', 'load_robustbench_wrn', 'softplus']
 
 # %% ../nbs/03_models.ipynb #f9b989a8
 STEMS = ('cifar', 'imagenet')
@@ -181,7 +182,37 @@ def wrn40_2(**kw): return WideResNet(40, 2, **kw)
 def vgg_gap(**kw): return VGGGAP(**kw)
 
 # %% ../nbs/03_models.ipynb #008b70c9
-def get_model(name:str, # one of `models`: resnet10/18/34/50, wrn28_10, wrn40_2, vgg_gap
+def _tv_names() -> list[str]:
+    import torchvision
+    return sorted(torchvision.models.list_models(module=torchvision.models))   # the classification models
+
+def _cam_name(net:nn.Module) -> str:
+    "The last direct child of `net` (or of its `features`) that holds a convolution, not the classifier."
+    has_conv = lambda m: any(isinstance(c, nn.Conv2d) for c in m.modules())
+    kids = [(k, c) for k, c in net.named_children() if has_conv(c) and k not in ('fc', 'classifier', 'head', 'heads')]
+    check(kids, f"{type(net).__name__} has no convolutional block for Grad-CAM")
+    return kids[-1][0]
+
+class TorchvisionNet(SatNet):
+    "A torchvision classification architecture (untrained), with satlib's `norm`, `cam_layer` and `num_classes`."
+    def __init__(self, arch:str, # a name of `torchvision.models.list_models()`, e.g. 'resnet18', 'mobilenet_v3_small'
+                 num_classes:int=10, width:float=1., stem:str='cifar', **kw):
+        super().__init__(num_classes, width, stem)
+        import torchvision
+        names = _tv_names()
+        if arch not in names:
+            close = difflib.get_close_matches(arch, names, 3)
+            raise SatlibError(f"unknown torchvision architecture {arch!r}: tv:NAME takes one of torchvision's {len(names)} "
+                              f"classification models, e.g. tv:resnet18 or tv:mobilenet_v3_small"
+                              f"{'; did you mean ' + ', '.join(close) + '?' if close else ''}")
+        check(width == 1, f"torchvision architectures have one width: tv:{arch} takes width 1, got {width}")
+        if arch in ('inception_v3', 'googlenet'): kw.setdefault('aux_logits', False)   # one output, as every model here
+        self.arch, self.net = arch, torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kw)
+        self._cam = 'net.' + _cam_name(self.net) if not hasattr(self.net, 'features') else 'net.features'
+    def forward(self, x): return self.net(self.norm(x))
+
+# %% ../nbs/03_models.ipynb #b379a7d4
+def get_model(name:str, # one of `models` (resnet10/18/34/50, wrn28_10, wrn40_2, vgg_gap), or `tv:NAME` for a torchvision architecture
               num_classes:int=10, # size of the output layer
               width:float=1., # channel multiplier (1 = the published network)
               stem:str='cifar', # 'cifar' (32x32 inputs) or 'imagenet' (224x224 inputs)
@@ -190,7 +221,8 @@ def get_model(name:str, # one of `models`: resnet10/18/34/50, wrn28_10, wrn40_2,
               **kwargs, # passed to the model's constructor (e.g. `dropout` for WideResNets)
              ) -> SatNet:
     "Build the model `name`; it takes images in [0, 1] and has `.cam_layer` and `.num_classes`."
-    f = models[name]
+    f = TorchvisionNet if isinstance(name, str) and name.startswith('tv:') else models[name]
+    if f is TorchvisionNet: kwargs['arch'] = name[3:]
     _check_args(num_classes, width, stem)
     check((mean is None) == (std is None), "give both mean and std (or neither)")
     m = f(num_classes=num_classes, width=width, stem=stem, **kwargs)
@@ -200,6 +232,57 @@ def get_model(name:str, # one of `models`: resnet10/18/34/50, wrn28_10, wrn40_2,
         check(bool((std > 0).all()), f"std must be positive, got {std.tolist()}")
         m.norm = Normalize(mean, std)
     return m
+
+# %% ../nbs/03_models.ipynb #a5899152
+ROBUSTBENCH_RULES = [(r'^(block\d+)\.layer\.', r'\1.'), (r'\.convShortcut\.', '.shortcut.'), (r'^bn1\.', 'bn.')]
+
+def _unwrap(state) -> dict:
+    "The tensors of a checkpoint: out of a `state_dict`/`model_state_dict`/`model` entry, without a `module.` prefix."
+    for k in ('state_dict', 'model_state_dict', 'model'):
+        if isinstance(state, dict) and isinstance(state.get(k), dict): state = state[k]
+    check(isinstance(state, dict) and state and all(isinstance(v, Tensor) for v in state.values()),
+          "not a state dict of tensors (nor a checkpoint holding one under 'state_dict', 'model_state_dict' or 'model')")
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+def from_robustbench(state:dict) -> dict:
+    "RobustBench WideResNet weights (`block1.layer.0.convShortcut.weight`, `bn1.*`, ...) under satlib `WideResNet` keys."
+    out = {}
+    for k, v in _unwrap(state).items():
+        if k.startswith('sub_block'): continue
+        for pat, new in ROBUSTBENCH_RULES: k = re.sub(pat, new, k)
+        out[k] = v
+    return out
+
+def to_robustbench(state:dict) -> dict:
+    "The inverse of `from_robustbench`: satlib `WideResNet` weights (without a `Normalize`) under RobustBench's keys."
+    check(not any(k.startswith('norm.') for k in state), "a model with a Normalize layer has no RobustBench layout; build it without mean/std")
+    back = [(r'^(block\d+)\.(\d+)\.', r'\1.layer.\2.'), (r'\.shortcut\.', '.convShortcut.'), (r'^bn\.', 'bn1.')]
+    out = {}
+    for k, v in state.items():
+        for pat, new in back: k = re.sub(pat, new, k)
+        out[k] = v
+    return out
+
+def load_robustbench_wrn(ckpt, # a RobustBench WideResNet checkpoint: a path, or its state dict
+                         mean=None, std=None, # add a `Normalize` (RobustBench's WideResNets have none)
+                        ) -> WideResNet:
+    "satlib's `WideResNet` (eval mode) holding a RobustBench-format checkpoint; depth, widen and classes are read from it."
+    if not isinstance(ckpt, dict):
+        try: ckpt = torch.load(ckpt, map_location='cpu', weights_only=True)
+        except Exception as e: raise SatlibError(f"cannot read checkpoint {ckpt} ({type(e).__name__}); it is truncated or not a torch file") from None
+    state = from_robustbench(ckpt)
+    check({'conv1.weight', 'block1.0.conv1.weight', 'fc.weight'} <= set(state),
+          f"not a RobustBench WideResNet checkpoint (no conv1, block1.layer.0 or fc weights); its keys begin {list(state)[:4]}")
+    n = 1 + max(int(k.split('.')[1]) for k in state if k.startswith('block1.'))
+    widen, classes = state['block1.0.conv1.weight'].shape[0] // 16, state['fc.weight'].shape[0]
+    m = WideResNet(6 * n + 4, widen, classes)
+    try: m.load_state_dict(state)
+    except RuntimeError as e:
+        raise SatlibError(f"the checkpoint does not fit WRN-{6 * n + 4}-{widen} ({' '.join(str(e).split())[:200]})") from None
+    if mean is not None or std is not None:
+        check(mean is not None and std is not None, "give both mean and std (or neither)")
+        m.norm = Normalize(mean, std)
+    return m.eval()
 
 # %% ../nbs/03_models.ipynb #cae4e4b9
 @contextlib.contextmanager

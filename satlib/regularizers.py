@@ -55,7 +55,7 @@ class DefensiveDistillation(Method):
               f"trained at temperature T: `satlib train --method distill_teacher --arg T={self.T:g}`")
         tT = float(info.get('method_args', {}).get('T', DISTILL_T))
         check(tT == self.T, f"teacher run {self.teacher} was trained at T={tT:g}, but the student uses T={self.T:g}; use the same T")
-        check(info['num_classes'] == train.num_classes,
+        check(train.num_classes is None or info['num_classes'] == train.num_classes,
               f"teacher run {self.teacher} has {info['num_classes']} classes, the training data {train.num_classes}")
         self._teacher.requires_grad_(False)
     def targets(self, x:Tensor) -> Tensor:

@@ -10,7 +10,7 @@ import torch
 import pandas as pd
 from .core import *
 from .data import TensorData
-from .datasets import get_tensors
+from .datasets import get_data
 from .train import (methods, fit, TrainConfig, build_model, load_run, make_method, options_of, load_checkpoint,
                            read_run_record, resume_changes, dist_info)
 from .evaluate import AttackSpec, CLEAN, pgd_grid, evaluate, save_results
@@ -20,7 +20,7 @@ from .saliency import saliency_methods
 import satlib.sat, satlib.trades, satlib.sat_teachers, satlib.art, satlib.regularizers, satlib.pruning
 
 # %% auto #0
-__all__ = ['train_run', 'eval_run', 'saliency_run']
+__all__ = ['train_run', 'eval_run', 'saliency_run', 'plot_run']
 
 # %% ../nbs/20_runs.ipynb #82e29450
 _SAME_RUN = ('dataset', 'data_args', 'model', 'width', 'stem', 'num_classes', 'method', 'method_args')   # run.json keys that decide the weights
@@ -36,7 +36,10 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
               cfg:TrainConfig|None=None,
               resume:bool|str='auto', # True: continue the checkpoint in `out` (fail if none); False: a new run (fail if one exists); 'auto': either
               device=None, test_split:str|None='test',
-              test_args:dict|None=None) -> dict: # extra dataset options of the test split
+              test_args:dict|None=None, # extra dataset options of the test split
+              tensorboard:bool=False, # also log each epoch for TensorBoard, in `out/tensorboard`
+              workers:int=0, # DataLoader worker processes for streamed data
+             ) -> dict:
     "Train (or resume) the run in folder `out`; returns its `run.json` record. Nothing is written unless every check passes."
     out = Path(out); cfg = cfg or TrainConfig()
     check(resume in (True, False, 'auto'), f"resume must be True, False or 'auto', got {resume!r}")
@@ -44,8 +47,10 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
     check_writable(out, 'run folder')
     data_args, method_args = dict(data_args or {}), dict(method_args or {})
     meth = make_method(method, method_args)
-    train = get_tensors(dataset, data_root, 'train', **data_args)
-    test = get_tensors(dataset, data_root, test_split, **dict(data_args, **(test_args or {}))) if test_split else None
+    train = get_data(dataset, data_root, 'train', **data_args)
+    test = get_data(dataset, data_root, test_split, **dict(data_args, **(test_args or {}))) if test_split else None
+    check(train.num_classes is not None, f"dataset {dataset!r} does not say how many classes it has: give it a `classes` "
+          "attribute (the class names) or a `targets` attribute (every item's label)")
     mean, std = train.stats()
     info = dict(dataset=dataset, data_args=data_args, model=model, width=width, stem=stem, num_classes=train.num_classes,
                 mean=mean, std=std, method=method, method_args=method_args, method_repr=repr(meth),
@@ -71,31 +76,34 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
     rank, _ = dist_info()
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     t0 = time.time()
-    hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device, setup=False)
+    hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device, setup=False,
+               tensorboard=tensorboard, workers=workers)
     info.update(_progress(hist), wall_seconds=time.time() - t0)
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     return info
 
 # %% ../nbs/20_runs.ipynb #3db56083
 def eval_run(out, specs:list[AttackSpec], data_root=None, split:str='test', batch_size:int=256, device=None,
-             n:int|None=None, seed:int=0, results=None) -> pd.DataFrame:
+             n:int|None=None, seed:int=0, results=None,
+             progress:bool|None=None, # a progress bar (None: when someone watches)
+             workers:int=0) -> pd.DataFrame: # DataLoader worker processes for streamed data
     "Evaluate run `out` under `specs`; write `results` (default `out/results.csv`) and return the table."
     device = check_device(device)
     check(n is None or (isinstance(n, int) and n >= 1), f"n must be a number of images >= 1 (or None: all), got {n!r}")
     results = Path(results) if results is not None else Path(out) / 'results.csv'
     check_writable(results, 'results file', folder=False)
     net, info = load_run(out, device)
-    data = get_tensors(info['dataset'], data_root, split, **info.get('data_args', {}))
+    data = get_data(info['dataset'], data_root, split, **info.get('data_args', {}))
     if n is not None: data = data.subset(slice(0, n))
     meta = dict(method=info.get('label', info['method']), dataset=f"{info['dataset']}-{split}", seed=info['cfg']['seed'],
                 epochs=info.get('epochs_trained'), device=device_name(device), model=f"{info['model']}x{info['width']}")
-    df, outcomes = evaluate(net, data, specs, batch_size, device, meta=meta, seed=seed)
+    df, outcomes = evaluate(net, data, specs, batch_size, device, meta=meta, seed=seed, progress=progress, workers=workers)
     save_results(df, outcomes, results)
     return df
 
 # %% ../nbs/20_runs.ipynb #bb60c002
 def saliency_run(run, method:str, out, split:str='train', data_root=None, encoding:str='sign2', threshold:float=0.,
-                 batch_size:int=256, device=None, seed:int=0, **method_args):
+                 batch_size:int=256, device=None, seed:int=0, progress:bool|None=None, **method_args):
     "Compute teacher `run`'s `method` maps for its dataset's `split` and save a saliency store at `out`."
     device = check_device(device)
     fn, ps = saliency_methods[method], inspect.signature(saliency_methods[method]).parameters
@@ -105,6 +113,44 @@ def saliency_run(run, method:str, out, split:str='train', data_root=None, encodi
           f"saliency method {method!r} has no option {', '.join(bad)}; its options are: {', '.join(opts) or '(none)'}")
     check_writable(out, 'saliency store', folder=False)
     net, info = load_run(run, device)
-    data = get_tensors(info['dataset'], data_root, split, **info.get('data_args', {}))
+    data = get_data(info['dataset'], data_root, split, **info.get('data_args', {}))
     return build_store(net, data, method, out, batch_size=batch_size, encoding=encoding, threshold=threshold,
-                       teacher=Path(run) if Path(run).is_file() else Path(run) / 'checkpoint.pt', seed=seed, device=device, **method_args)
+                       teacher=Path(run) if Path(run).is_file() else Path(run) / 'checkpoint.pt', seed=seed, device=device,
+                       progress=progress, **method_args)
+
+# %% ../nbs/20_runs.ipynb #1661751d
+def _log_records(log:Path) -> list[dict]:
+    "The epochs of a JSON-lines training log, each once (its last record); a torn last line is skipped."
+    by = {}
+    for line in log.read_text().splitlines():
+        try: r = json.loads(line)
+        except json.JSONDecodeError: continue
+        if isinstance(r, dict) and 'epoch' in r: by[r['epoch']] = r
+    return [by[e] for e in sorted(by)]
+
+def plot_run(run, # a run folder (or its log.jsonl)
+             out=None, # the PNG to write (default: `curves.png` in the run folder)
+             dpi:int=110) -> Path:
+    "Draw the training curves of `run` (loss; train and test accuracy, by epoch) to a PNG; return its path."
+    from matplotlib.figure import Figure   # no pyplot: no global figure state, no display needed
+    run = Path(run)
+    log = run / 'log.jsonl' if run.is_dir() else run
+    check(log.is_file(), f"no training log at {log}; give a run folder made by `satlib train` (it holds log.jsonl)")
+    recs = _log_records(log)
+    check(recs, f"{log} holds no finished epoch yet; plot again after the first epoch")
+    out = Path(out) if out is not None else log.parent / 'curves.png'
+    check_writable(out, 'figure file', folder=False)
+    ep = [r['epoch'] for r in recs]
+    series = lambda k: [(e, r[k]) for e, r in zip(ep, recs) if r.get(k) is not None]
+    fig = Figure(figsize=(8, 3)); ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(*zip(*series('train_loss')), marker='o', ms=3)
+    ax1.set_xlabel('epoch'); ax1.set_ylabel('training loss'); ax1.grid(alpha=.3)
+    for k, lab in (('train_acc', 'train'), ('test_acc', 'test')):
+        if series(k): ax2.plot([e for e, _ in series(k)], [100 * v for _, v in series(k)], marker='o', ms=3, label=lab)
+    ax2.set_xlabel('epoch'); ax2.set_ylabel('accuracy (%)'); ax2.grid(alpha=.3); ax2.legend(fontsize=8)
+    rec = log.parent / 'run.json'
+    info = json.loads(rec.read_text()) if rec.is_file() else {}
+    fig.suptitle(f"{log.parent.name}: {info.get('method', '?')} on {info.get('dataset', '?')}, "
+                 f"{info.get('model', '?')} x{info.get('width', '?')}" if info else log.parent.name, fontsize=9)
+    fig.tight_layout(); fig.savefig(out, dpi=dpi)
+    return out

@@ -15,9 +15,9 @@ from .core import SatlibError, check, Registry, check_images, preserved, input_g
 __all__ = ['saliency_methods', 'resolve_target', 'saliency', 'gradient', 'forward_hooks', 'model_is_clean', 'functional_relus',
            'guided_relus', 'guided_backprop', 'find_cam_layer', 'cam_parts', 'gradcam', 'gradcam_pp',
            'guided_gradcam_pp', 'smoothgrad', 'vargrad', 'integration_rule', 'gaussian_blur', 'make_baseline',
-           'integrated_gradients', 'gradient_shap', 'reduce_channels', 'normalize_map', 'sign_map', 'label_components',
-           'largest_component', 'mask_to_box', 'cam_to_box', 'weak_saliency', 'box_to_mask', 'box_to_weak_saliency',
-           'gradcam_pp_box']
+           'integrated_gradients', 'gradient_shap', 'reduce_channels', 'normalize_map', 'sign_map', 'overlay',
+           'show_maps', 'label_components', 'largest_component', 'mask_to_box', 'cam_to_box', 'weak_saliency',
+           'box_to_mask', 'box_to_weak_saliency', 'gradcam_pp_box']
 
 # %% ../nbs/05_saliency.ipynb #20ae0d73
 def resolve_target(target:str|int|Tensor, # 'label', 'pred', a class index or a LongTensor [B]
@@ -425,13 +425,73 @@ def sign_map(s:Tensor, # maps [B, ...]
     pos = (s > tau).to(s.dtype)
     return pos * 2 - 1 if binary else pos - (s < -tau).to(s.dtype)
 
+# %% ../nbs/05_saliency.ipynb #45bd27d4
+def overlay(image:Tensor, # one image [C, H, W] in [0, 1]
+            s:Tensor, # its map [C', H, W] or [H, W] (channels reduced by max |s|)
+            alpha:float=0.7, # the map's opacity where it is largest
+            cmap:str='inferno', # a matplotlib colormap
+            q:float=0.99, # |s| is scaled by its q-quantile (clipped at 1)
+           ) -> Tensor:
+    "The map drawn on its image: RGB `[H, W, 3]` in [0, 1] (grey image under the colour-mapped map, opacity alpha x |s|)."
+    from matplotlib import colormaps
+    check(image.ndim == 3, f"image must be one image [C, H, W], got {tuple(image.shape)}")
+    s = s.detach().float().cpu()
+    s = reduce_channels(s[None])[0, 0] if s.ndim == 3 else s.abs()
+    check(s.shape == image.shape[-2:], f"the map is {tuple(s.shape)} but the image {tuple(image.shape[-2:])}; give one map per image of its size")
+    v = normalize_map(s[None], 'percentile', q=q)[0].abs()
+    grey = image.detach().float().cpu().mean(0).clamp(0, 1)[..., None].expand(-1, -1, 3)
+    colour = torch.from_numpy(colormaps[cmap](v.numpy())[..., :3]).float()
+    a = alpha * v[..., None]
+    return (1 - a) * grey + a * colour
+
+def show_maps(x:Tensor, # images [B, C, H, W] in [0, 1]
+              maps, # maps [B, *, H, W], or {title: maps} for several columns
+              labels=None, # a caption per image (e.g. class names)
+              alpha:float=0.7, cmap:str='inferno', q:float=0.99,
+              size:float=1.6, # inches per panel
+             ):
+    "One row per image: the image, then each map drawn on it by `overlay`; returns the matplotlib figure."
+    import matplotlib.pyplot as plt
+    maps = maps if isinstance(maps, dict) else {'saliency': maps}
+    for k, m in maps.items():
+        check(len(m) == len(x) and tuple(m.shape[-2:]) == tuple(x.shape[-2:]),
+              f"maps {k!r} are {tuple(m.shape)}, the images {tuple(x.shape)}: give one map per image, of its size")
+    fig, axs = plt.subplots(len(x), 1 + len(maps), figsize=(size * (1 + len(maps)), size * len(x)), squeeze=False)
+    for i in range(len(x)):
+        img = x[i].detach().float().cpu().clamp(0, 1)
+        axs[i, 0].imshow(img.permute(1, 2, 0).numpy() if img.shape[0] == 3 else img.mean(0).numpy(), cmap=None if img.shape[0] == 3 else 'gray')
+        if labels is not None: axs[i, 0].set_ylabel(str(labels[i]), fontsize=7)
+        for j, (k, m) in enumerate(maps.items(), 1):
+            axs[i, j].imshow(overlay(x[i], m[i], alpha, cmap, q).numpy())
+            if i == 0: axs[i, j].set_title(k, fontsize=7)
+    for a in axs.flat: a.set_xticks([]); a.set_yticks([])
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/05_saliency.ipynb #8c2fcfe8
+def _label_scipy(mask:Tensor, connectivity:int) -> Tensor:
+    "`label_components` by `scipy.ndimage.label` on the CPU, relabelled to the torch path's labels."
+    import numpy as np
+    from scipy import ndimage
+    m = mask.detach().cpu().numpy()
+    B, H, W = m.shape
+    st = np.zeros((3, 3, 3), bool); st[1] = ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
+    lab, k = ndimage.label(m, st)                  # no links along the batch axis: components stay in their image
+    flat, top = lab.reshape(-1), np.zeros(k + 1, np.int64)
+    pos = np.flatnonzero(flat)
+    np.maximum.at(top, flat[pos], pos % (H * W) + 1)   # each component: 1 + its largest flat index in its image
+    return torch.from_numpy(top[lab]).to(mask.device)
+
 def label_components(mask:Tensor, # bool [B, H, W]
                      connectivity:int=8, # 8 (with diagonals) or 4
+                     backend:str='auto', # 'scipy' (fastest on a CPU), 'torch' (on the mask's device), 'auto': scipy for CPU masks, else torch
                     ) -> Tensor:
-    "Connected components of each mask: int64 `[B, H, W]`, 0 = background, one distinct positive label per component."
+    "Connected components of each mask: int64 `[B, H, W]`, 0 = background, a component's label 1 + the largest flat index of its pixels."
     check(mask.ndim == 3, f"mask must be [B, H, W], got {tuple(mask.shape)}")
     check(connectivity in (4, 8), f"connectivity must be 4 or 8, got {connectivity}")
+    check(backend in ('auto', 'scipy', 'torch'), f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
+    mask = mask.bool()
+    if backend == 'scipy' or (backend == 'auto' and mask.device.type == 'cpu'): return _label_scipy(mask, connectivity)
     B, H, W = mask.shape
     dt = torch.float32 if H * W < 2 ** 24 else torch.float64
     lab = torch.where(mask, torch.arange(1, H * W + 1, device=mask.device, dtype=dt).view(1, H, W), 0.)[:, None]

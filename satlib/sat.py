@@ -61,7 +61,7 @@ class SAT(Method):
         self.alpha, self.eps0, self._saliency = alpha, check_eps(eps0, 'eps0'), saliency
         self.source = 'mask' if saliency is None else getattr(saliency, 'name', 'given')
     def setup(self, train:TensorData, device):
-        check(self._saliency is not None or train.masks is not None,
+        check(self._saliency is not None or train.has_masks,
               f"SAT with weak saliency needs masks or boxes, but dataset {train.name!r} has none; "
               "use a dataset with masks (builtin, tinyimagenet, flowers17, gtsrb, cub200) or give teacher saliency")
     def saliency(self, b:Batch) -> Tensor:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from .core import *
-from .data import Batch, TensorData, random_crop_flip
+from .data import Batch, TensorData, random_crop_flip, get_batch
 from .train import Method, methods
 from .sat import SAT_ALPHA, sat_alpha, sat_perturb
 from .saliency import weak_saliency
@@ -98,13 +98,14 @@ class SaliencySAT(Method):
         self.alpha, self.eps0, self.augment = float(alpha), check_eps(eps0, 'eps0'), bool(augment)
         self._specs, self._sources, self._epoch, self._epoch_coin = (store, store2), None, None, {}
 
-    def setup(self, train:TensorData, device):
+    def setup(self, train, device): # a TensorData or StreamData
         self._sources = [saliency_source(s, train, device) for s in self._specs if s is not None]
-        self._images = train.images if any(is_indexed(s) for s in self._sources) else None
+        self._train = train if any(is_indexed(s) for s in self._sources) else None
 
     def _check_unaugmented(self, b:Batch):
         k = min(len(b.y), 16)
-        same = torch.equal((b.x[:k] * 255).round().to(torch.uint8), self._images[b.idx[:k]].to(b.x.device))
+        ref = get_batch(self._train, b.idx[:k].cpu(), b.x.device).x   # the same images, un-augmented
+        same = torch.equal((b.x[:k] * 255).round(), (ref * 255).round())
         check(same, f"{self.name} serves stored saliency maps by dataset index, and they match the un-augmented images, "
               "but the loader augmented this batch. Train with --no-augment (TrainConfig(augment=False)): the method "
               "then crops and flips each image together with its maps itself (augment=True, its default).")
@@ -118,9 +119,9 @@ class SaliencySAT(Method):
     def augmented(self, b:Batch, ctx) -> tuple[Batch, list]:
         "The batch after the augmentation check and the joint crop/flip, and its index-served maps cropped with it."
         check(self._sources is not None, f"{self.name}: call setup(train, device) before the first batch (fit does)")
-        if self._images is not None and self._epoch != ctx.epoch: self._check_unaugmented(b); self._epoch = ctx.epoch
+        if self._train is not None and self._epoch != ctx.epoch: self._check_unaugmented(b); self._epoch = ctx.epoch
         stored = [s(b) if is_indexed(s) else None for s in self._sources]
-        if self.augment and self._images is not None:
+        if self.augment and self._train is not None:
             x, mask, *stored = random_crop_flip(b.x, b.mask, *stored)
             b = Batch(x, b.y, mask, b.idx)
         return b, stored

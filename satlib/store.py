@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib, inspect, time
 import torch
 from torch import nn, Tensor
-from .core import SatlibError, check, atomic_torch_save, file_hash, rng
+from .core import SatlibError, check, atomic_torch_save, file_hash, rng, progress as progress_bar
+from .data import as_data, make_loader
 from .saliency import saliency_methods, sign_map
 
 # %% auto #0
@@ -74,8 +75,8 @@ class SaliencyStore:
         return self[batch.idx]
 
     def check(self, data):
-        "Fail unless `data` (a `TensorData`) has this store's size and image shape."
-        n, shape = len(data), tuple(data.images.shape[1:])
+        "Fail unless `data` (a `TensorData` or streamed data) has this store's size and image shape."
+        n, shape = len(data), tuple(as_data(data).shape)
         check(n == len(self) and shape == self.image_shape,
               f"saliency store built for {self.meta['dataset']!r} ({len(self)} images of shape {self.image_shape}) "
               f"does not match dataset {getattr(data, 'name', '?')!r} ({n} images of shape {shape}); "
@@ -126,7 +127,7 @@ def encode_maps(s:Tensor, encoding:str='sign2', threshold:float=0.) -> Tensor:
     return s.detach().reshape(s.shape[0], -1).to(torch.float16 if encoding == 'float16' else torch.float32)
 
 def build_store(model:nn.Module, # the teacher
-                data, # a `satlib.data.TensorData` (uint8 images [N, C, H, W], labels, name)
+                data, # a `satlib.data.TensorData`, or any Dataset of (image, label[, mask]) items (streamed)
                 method:str, # a name in `saliency_methods`
                 out_path=None, # where to write the store (atomically); None: keep it in memory only
                 batch_size:int=256, # images per teacher call
@@ -136,6 +137,8 @@ def build_store(model:nn.Module, # the teacher
                 teacher=None, # path of the teacher's checkpoint (its file hash is recorded)
                 seed:int=0, # seeds the draws of stochastic methods
                 device=None, # default: the teacher's device
+                progress:bool|None=None, # a progress bar over the batches (None: when someone watches)
+                workers:int=0, # DataLoader worker processes for streamed data
                 **method_args, # passed to the method (n_samples, steps, baseline, layer, ...)
                ) -> SaliencyStore:
     "Compute `method`'s maps of `model` for every example of `data`, encode them, and save the store."
@@ -143,21 +146,21 @@ def build_store(model:nn.Module, # the teacher
     check(encoding in ENCODINGS, f"unknown encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}")
     check(int(batch_size) >= 1, f"batch_size must be >= 1, got {batch_size}")
     check(len(data) > 0, f"dataset {getattr(data, 'name', '?')!r} is empty")
+    data = as_data(data)
     if device is None: device = next(iter(model.parameters()), torch.empty(0)).device
     args = dict(method_args)
     if 'generator' in inspect.signature(fn).parameters and 'generator' not in args:
         args['generator'] = rng(seed, device=torch.device(device).type)
     rows, map_shape = [], None
-    for i in range(0, len(data), batch_size):
-        x = data.images[i:i + batch_size].to(device).float().div_(255)
-        y = data.labels[i:i + batch_size].to(device)
-        s = fn(model, x, target=target, y=y, **args)
+    for b in progress_bar(make_loader(data, int(batch_size), shuffle=False, device=device, workers=workers),
+                      f"saliency store: {method} of {data.name}", enabled=progress):
+        s = fn(model, b.x.contiguous(), target=target, y=b.y, **args)
         map_shape = map_shape or tuple(s.shape[1:])
         rows.append(encode_maps(s, encoding, threshold).cpu())
     meta = dict(method=method, params={k: _describe(v, model) for k, v in method_args.items()},
                 target=target if isinstance(target, (str, int)) else 'tensor', encoding=encoding, threshold=float(threshold),
                 seed=seed, teacher=file_hash(teacher) if teacher is not None else None, weights=weights_hash(model),
-                dataset=getattr(data, 'name', 'data'), n=len(data), image_shape=tuple(data.images.shape[1:]),
+                dataset=getattr(data, 'name', 'data'), n=len(data), image_shape=tuple(data.shape),
                 map_shape=map_shape, created=time.strftime('%Y-%m-%d %H:%M:%S'))
     store = SaliencyStore(torch.cat(rows), meta)
     if out_path is not None: store.save(out_path)

@@ -11,7 +11,7 @@ import torch, torch.nn.functional as F
 import torch.distributed as dist
 from torch import nn, Tensor
 from .core import *
-from .data import Batch, TensorData, DeviceLoader
+from .data import Batch, TensorData, StreamData, as_data, make_loader, get_batch
 from .models import get_model
 from .attacks import PGD
 
@@ -36,7 +36,7 @@ methods = Registry('method')
 class Method:
     "Base: `loss(model, batch, ctx) -> (loss, logits)`. Subclasses set `name` and their hyper-parameters."
     name = 'method'
-    def setup(self, train:TensorData, device): "Called once before training (e.g. to check masks or load a saliency store)."
+    def setup(self, train:TensorData|StreamData, device): "Called once before training (e.g. to check masks or load a saliency store)."
     def loss(self, model:nn.Module, b:Batch, ctx:Context): raise NotImplementedError
     def config(self) -> dict: return {k: v for k, v in vars(self).items() if not k.startswith('_')}
     def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
@@ -99,7 +99,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True            # bfloat16 autocast on CUDA (ignored on CPU)
     eval_every: int = 1         # clean test accuracy every n epochs (0: never)
-    progress: bool = True       # tqdm progress bar
+    progress: bool | None = None  # progress bar and a line per epoch (None: when someone watches, see `core.progress_enabled`)
     max_steps: int | None = None # stop after this many optimisation steps (smoke tests)
 
     def __post_init__(self):
@@ -132,9 +132,9 @@ def init_distributed(device:torch.device):
     return rank, world
 
 # %% ../nbs/06_train.ipynb #e96c6138
-def accuracy(model:nn.Module, data:TensorData, batch_size:int=512, device=None) -> float:
-    "Clean top-1 accuracy of `model` on `data` (eval mode; mode restored)."
-    loader = DeviceLoader(data, batch_size, shuffle=False, device=device)
+def accuracy(model:nn.Module, data, batch_size:int=512, device=None, workers:int=0) -> float:
+    "Clean top-1 accuracy of `model` on `data` (a `TensorData` or any Dataset; eval mode, mode restored)."
+    loader = make_loader(data, batch_size, shuffle=False, device=device, workers=workers)
     with preserved(model), torch.no_grad():
         correct = sum((model(b.x).argmax(1) == b.y).sum().item() for b in loader)
     return correct / max(len(data), 1)
@@ -191,20 +191,48 @@ def sync_buffers(model:nn.Module):
         i = 0
         for b in bs: b.data.copy_(flat[i:i + b.numel()].view_as(b)); i += b.numel()
 
-def _check_classes(model:nn.Module, train:TensorData):
-    "Fail unless every label of `train` is one of `model`'s classes (one image's logits tell their number)."
-    if not len(train): return
-    with preserved(model), torch.no_grad(): out = model(fast_layout(train.images[:1].float().div(255)))
-    hi = int(train.labels.max())
-    check(out.ndim != 2 or hi < out.shape[1], f"{train.name}: label {hi} is out of range for the model's {out.shape[-1]} "
-          f"classes (0..{out.shape[-1] - 1}); build the model with num_classes={hi + 1} or more, or fix the labels")
+def _check_classes(model:nn.Module, train, device) -> int|None:
+    "The model's number of classes (one image's logits tell it); fail unless every label of an in-memory `train` is one of them."
+    if not len(train): return None
+    with preserved(model), torch.no_grad(): out = model(get_batch(train, [0], device).x)
+    if out.ndim != 2: return None
+    if isinstance(train, TensorData):   # streamed labels are checked batch by batch, by the loader
+        hi = int(train.labels.max())
+        check(hi < out.shape[1], f"{train.name}: label {hi} is out of range for the model's {out.shape[-1]} "
+              f"classes (0..{out.shape[-1] - 1}); build the model with num_classes={hi + 1} or more, or fix the labels")
+    return out.shape[1]
 
-def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, test:TensorData|None=None,
+def _epoch_line(method:Method, rec:dict, epochs:int) -> str:
+    "The summary of one epoch that stays on screen."
+    acc = lambda k: f", {k.replace('_', ' ')} {100 * rec[k]:.1f}%" if rec.get(k) is not None else ''
+    return (f"{method.name} epoch {rec['epoch']}/{epochs}: train loss {rec['train_loss']:.4f}{acc('train_acc')}{acc('test_acc')}, "
+            f"lr {rec['lr']:.3g}, {rec['seconds']:.1f}s")
+
+class _Board:
+    "TensorBoard scalars of each epoch's record (train loss and accuracy, test accuracy, lr, seconds), step = epoch."
+    def __init__(self, folder):
+        try: from torch.utils.tensorboard import SummaryWriter
+        except ImportError: raise SatlibError("TensorBoard logging needs the tensorboard package: pip install 'satlib[tensorboard]'") from None
+        self.w = SummaryWriter(str(folder))
+    def log(self, rec:dict):
+        for k in ('train_loss', 'train_acc', 'test_acc', 'lr', 'seconds'):
+            if rec.get(k) is not None: self.w.add_scalar(k, rec[k], rec['epoch'])
+        self.w.flush()
+    def close(self): self.w.close()
+
+def fit(model:nn.Module, method:Method,
+        train, # a `TensorData` (in memory: fastest) or any map-style Dataset of (image, label[, mask]) items (streamed)
+        cfg:TrainConfig=None,
+        test=None, # data for the test accuracy of each epoch (either kind)
         out_dir=None, resume:bool=False, device=None, log_extra:dict|None=None,
         setup:bool=True, # call `method.setup(train, device)`; False when the caller already has (to check before writing)
+        transform=None, # a callable `Batch -> Batch` applied to every training batch (after the crop and flip)
+        workers:int=0, # DataLoader worker processes for streamed data
+        tensorboard=None, # True: TensorBoard scalars in `out_dir/tensorboard`; or a folder; None/False: none
        ) -> list[dict]:
     "Train `model` with `method` on `train`; log to `out_dir/log.jsonl`, checkpoint to `out_dir/checkpoint.pt`."
     cfg = cfg or TrainConfig()
+    check(not (tensorboard is True and out_dir is None), "tensorboard=True writes to out_dir/tensorboard: give out_dir, or a folder as tensorboard=")
     device = check_device(device)
     rank, world = init_distributed(device)
     out_dir = Path(out_dir) if out_dir is not None else None
@@ -213,11 +241,11 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
     model.to(device)
     if world > 1 and device.type == 'cpu':   # the loader serves channels-last batches on CPU: give the weights (and so
         model.to(memory_format=torch.channels_last)   # their gradients and DDP's buckets) the same layout
-    train = train.to(device)
-    _check_classes(model, train)
+    train = as_data(train).to(device)
+    K = _check_classes(model, train, device)
     if setup: method.setup(train, device)
-    loader = DeviceLoader(train, cfg.batch_size, shuffle=True, augment=cfg.augment, seed=cfg.seed,
-                          drop_last=False, rank=rank, world_size=world)
+    loader = make_loader(train, cfg.batch_size, shuffle=True, augment=cfg.augment, seed=cfg.seed, device=device,
+                         drop_last=False, rank=rank, world_size=world, transform=transform, workers=workers, num_classes=K)
     opt, sched = make_optimizer(model, cfg, len(loader))
     start, history = 1, []
     if resume:
@@ -233,16 +261,14 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     use_amp = cfg.amp and device.type == 'cuda'
     step = (start - 1) * len(loader)
+    show = rank == 0 and progress_enabled(cfg.progress)
+    board = _Board(out_dir / 'tensorboard' if tensorboard is True else tensorboard) if tensorboard and rank == 0 else None
     for epoch in range(start, cfg.epochs + 1):
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng(cfg.seed, epoch, rank, 7))))
         loader.set_epoch(epoch)
         ctx = Context(epoch, step, model, device, cfg.epochs)
         net.train(); t0 = time.time(); tot_loss = tot_correct = tot_n = 0
-        it = loader
-        if cfg.progress and rank == 0:
-            from tqdm.auto import tqdm
-            it = tqdm(loader, desc=f"{method.name} epoch {epoch}/{cfg.epochs}", leave=False)
-        for b in it:
+        for b in progress(loader, f"{method.name} epoch {epoch}/{cfg.epochs}", enabled=show):
             ctx.step = step
             with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
                 loss, out = method.loss(net, b, ctx)
@@ -263,11 +289,14 @@ def fit(model:nn.Module, method:Method, train:TensorData, cfg:TrainConfig=None, 
         if test is not None and cfg.eval_every and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs) and rank == 0:
             rec['test_acc'] = accuracy(model, test, device=device)
         history.append(rec)
+        say(_epoch_line(method, rec, cfg.epochs), enabled=show)
+        if board is not None: board.log(rec)
         if rank == 0 and out_dir is not None:
             append_jsonl(out_dir / 'log.jsonl', rec); kill_point('log-appended')
             atomic_torch_save(_state(model, opt, sched, epoch, cfg, method, history), ckpt); kill_point('checkpoint-written')
         if world > 1: dist.barrier()
         if cfg.max_steps is not None and step >= cfg.max_steps: break
+    if board is not None: board.close()   # each epoch's scalars were flushed as they came
     return history
 
 # %% ../nbs/06_train.ipynb #508d1ec0
