@@ -209,8 +209,8 @@ def preserved(model:nn.Module, eval:bool=True, freeze:bool=True):
 
 # %% ../nbs/00_core.ipynb #705db54b
 def fast_layout(x:Tensor) -> Tensor:
-    "`x` in the memory layout CPU convolutions run fastest in: channels-last for 4-D CPU tensors, else `x` itself."
-    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 and x.device.type == 'cpu' else x
+    "`x` in the memory layout convolutions run fastest in: channels-last for 4-D CPU and CUDA tensors, else `x` itself."
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 and x.device.type in ('cpu', 'cuda') else x
 
 # %% ../nbs/00_core.ipynb #bbd94ba6
 def input_grad(f:Callable[[Tensor], Tensor], # maps inputs `x` to one value per example, shape [B]

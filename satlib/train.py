@@ -239,8 +239,8 @@ def fit(model:nn.Module, method:Method,
     ckpt = out_dir / 'checkpoint.pt' if out_dir else None
     set_seed(cfg.seed)
     model.to(device)
-    if world > 1 and device.type == 'cpu':   # the loader serves channels-last batches on CPU: give the weights (and so
-        model.to(memory_format=torch.channels_last)   # their gradients and DDP's buckets) the same layout
+    if device.type == 'cuda' or world > 1:   # the loader serves channels-last batches: give the weights (and so their
+        model.to(memory_format=torch.channels_last)   # gradients and DDP's buckets) the same layout; on a GPU it is what bf16 convolutions want
     train = as_data(train).to(device)
     K = _check_classes(model, train, device)
     if setup: method.setup(train, device)
