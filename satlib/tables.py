@@ -15,7 +15,7 @@ from .zoo import TablePaths
 # %% auto #0
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS',
            'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
-           'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'art_evals', 'table_list']
+           'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'art_evals', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -76,6 +76,12 @@ PAPER_TABLE2_FLOWERS17 = _paper(['1/255', '2/255', '3/255'], {
 SAT_CLAIMS = [('SAT', 'Original'), ('SAT', 'Original + Uniform-Noise'), ('PGD-SAT', 'PGD'), ('PGD-SAT', 'PGD + Uniform-Noise'),
               ('TRADES-SAT', 'TRADES'), ('TRADES-SAT', 'TRADES + Uniform-Noise')]
 
+class Pending:
+    "What a report section shows before its results exist: one line that says how to make them."
+    def __init__(self, msg:str): self.msg = msg
+    def __repr__(self): return self.msg
+    def __bool__(self): return False
+
 class SATReport:
     "The sections of a SAT table notebook, read from the committed results of `table` at `budget`."
     def __init__(self, table, budget:str='cpu', root=None, cols=('1/255', '2/255', '3/255'),
@@ -83,12 +89,16 @@ class SATReport:
         self.t = tables[table] if isinstance(table, str) else table
         self.budget, self.root, self.cols = budget, root, list(cols)
         self.labels = [r.label for r in self.t.rows if rows is None or r.label in rows]
-        self.have = set(results(self.t, budget, 'pgd', root).method) & set(self.labels)
+        P = results(self.t, budget, 'pgd', root)
+        self.have = set(P.method) & set(self.labels) if len(P) else set()
+    def _pending(self, what:str) -> Pending:
+        return Pending(f"no {what} of table {self.t.name!r} at budget {self.budget!r} yet: run `satlib table {self.t.name} --budget {self.budget}`")
     def _pairs(self, pairs): return [(a, b) for a, b in pairs if a in self.have and b in self.have]
     def runs(self) -> pd.DataFrame:
         "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code."
         from satlib.experiments import runs
         R = runs(self.t, self.budget, self.root)
+        if not len(R): return self._pending('finished runs')
         R = R[R.role != 'teacher'] if 'role' in R else R
         g = R.groupby('label', sort=False).agg(seeds=('seed', 'nunique'), epochs=('epochs', 'first'), train_loss=('final_train_loss', 'mean'),
                                                test_acc=('final_test_acc', 'mean'), train_seconds=('train_seconds', 'mean'),
@@ -96,18 +106,22 @@ class SATReport:
         return g.loc[[l for l in self.labels if l in g.index]].round(3)
     def table(self, name:str='pgd', steps:int=5) -> pd.DataFrame:
         "Accuracy (mean ± 95 % CI over seeds) beside the paper's."
+        if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
         p = paper_comparison(self.t, self.budget, name, steps=steps, root=self.root)
         return p.loc[[l for l in self.labels if l in p.index]]
     def claims(self, pairs=None) -> pd.DataFrame:
         "The paper's claims (default `SAT_CLAIMS`), paired by seed, at each column."
+        if not self.have: return self._pending('pgd results')
         return claims(self.t, self.budget, self._pairs(pairs or SAT_CLAIMS), col=self.cols, root=self.root)
     def controls(self, sat:str='SAT') -> pd.DataFrame:
         "SAT against each of its controls (every `control` row), paired by seed."
+        if not self.have: return self._pending('pgd results')
         ctl = [r.label for r in self.t.rows if r.role == 'control' and r.label in self.labels]
         return claims(self.t, self.budget, self._pairs([(sat, c) for c in ctl]), col=self.cols, root=self.root)
     def autoattack(self) -> pd.DataFrame:
         "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
         A = results(self.t, self.budget, 'autoattack', self.root)
+        if not len(A): return self._pending('autoattack results')
         a = A.pivot_table(index=['method', 'seed'], columns='attack', values='accuracy')
         a['pgd - autoattack'] = a['pgd'] - a['autoattack']
         out = a.groupby('method', sort=False).agg(['mean', 'min', 'max']).round(1)
@@ -118,6 +132,7 @@ class SATReport:
         from satlib.evaluate import plot_accuracy_vs_eps
         groups = groups or {'no attack in training': ['Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0]],
                             'adversarial training': ['PGD', 'PGD-SAT', 'TRADES', 'TRADES-SAT']}
+        if not self.have: return print(self._pending('pgd results'))
         p = results(self.t, self.budget, 'pgd', self.root)
         groups = {k: [r for r in v if r in self.have] for k, v in groups.items()}
         groups = {k: v for k, v in groups.items() if v}
@@ -127,6 +142,7 @@ class SATReport:
         fig.tight_layout(); return fig
     def summary(self, col:str='2/255') -> str:
         "Sentences computed from the claims and controls at `col`."
+        if not self.have: return repr(self._pending('pgd results'))
         out = [f"{budget_line(self.t, self.budget)}", '', "The paper's claims (PGD-5):"]
         say = lambda df: [f"- {c}: {r['diff']:+.2f} points (95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds): {r.verdict}."
                           for (c, cl), r in df.iterrows() if cl == col]
