@@ -621,7 +621,8 @@ def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'tes
     "Per-epoch training curves of `rows` (mean over seeds, band: min-max), from the committed logs."
     import matplotlib.pyplot as plt
     d = logs(t, budget, root)
-    check(len(d), f"no logs for {t if isinstance(t, str) else t.name} ({budget}) yet")
+    name = t if isinstance(t, str) else t.name
+    if not len(d): return print(f"no logs of table {name!r} at budget {budget!r} yet: run `satlib table {name} --budget {budget}`")
     if rows is not None: d = d[d.label.isin(rows)]
     ms = [m for m in metrics if m in d and d[m].notna().any()]
     fig, axs = plt.subplots(1, len(ms), figsize=(4.2 * len(ms), 3), squeeze=False)

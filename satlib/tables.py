@@ -81,6 +81,7 @@ class Pending:
     def __init__(self, msg:str): self.msg = msg
     def __repr__(self): return self.msg
     def __bool__(self): return False
+    def round(self, *args, **kwargs): return self   # so that a notebook's `r.claims().round(2)` shows the line too
 
 class SATReport:
     "The sections of a SAT table notebook, read from the committed results of `table` at `budget`."
