@@ -676,7 +676,7 @@ def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|
     return df
 
 def timing_table(df:pd.DataFrame) -> pd.DataFrame:
-    "Median seconds per epoch and median ratio to Original (paired within each repetition), one line per row."
+    "Median seconds per epoch and median ratio to Original (paired within each repetition), one line per row, fastest first."
     g = df.groupby('label', sort=False)
     return pd.DataFrame(dict(seconds=g.seconds.median(), x_original=g.x_original.median() if 'x_original' in df else np.nan,
-                             reps=g.rep.nunique()))
+                             reps=g.rep.nunique())).sort_values('seconds')
