@@ -193,6 +193,7 @@ def demo_sentence(df:pd.DataFrame, committed:pd.DataFrame|None=None, col:str='2/
               f"{a.ci_high:+.1f}: {a.verdict}) and SAT − (α = 1) = {b['diff']:+.1f} ({b.ci_low:+.1f} to {b.ci_high:+.1f}: {b.verdict})"
               + (", so the masks add nothing measurable beyond the random signs." if b.verdict != 'reproduced' else
                  ", so the masks add robustness beyond the random signs."))
+    else: s += "no committed three-seed run of this budget is there yet to decide it (`satlib table sat_table2_builtin --budget cpu`)."
     return s
 
 def demo(root='runs/demo', seeds=(0,), workers:int=1, device=None) -> pd.DataFrame:
