@@ -25,8 +25,8 @@ from .zoo import TablePaths, slug
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status',
-           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe', 'budget_line', 'plot_curves',
-           'time_rows', 'timing_table']
+           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe', 'budget_line', 'show_line',
+           'plot_curves', 'time_rows', 'timing_table']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -617,12 +617,20 @@ def budget_line(t, budget:str) -> str:
     return (f"{t.name}, budget `{budget}`: {b.dataset} {b.data_args or ''} (test split {b.test_split} {b.test_args or ''}), "
             f"{b.model} ×{b.width}, {tc.epochs} epochs, {tc.opt} lr {tc.lr}, batch {tc.batch_size}, seeds {list(b.seeds)}. {b.note}")
 
+def show_line(msg:str):
+    "One line of text that shows even where a cell ends in `;` (a display item in IPython, printed elsewhere)."
+    ip = sys.modules.get('IPython')
+    if ip is not None and getattr(ip, 'get_ipython', lambda: None)() is not None:
+        from IPython.display import display
+        return display({'text/plain': msg}, raw=True)
+    print(msg)
+
 def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'test_acc')):
     "Per-epoch training curves of `rows` (mean over seeds, band: min-max), from the committed logs."
     import matplotlib.pyplot as plt
     d = logs(t, budget, root)
     name = t if isinstance(t, str) else t.name
-    if not len(d): return print(f"no logs of table {name!r} at budget {budget!r} yet: run `satlib table {name} --budget {budget}`")
+    if not len(d): return show_line(f"no logs of table {name!r} at budget {budget!r} yet: run `satlib table {name} --budget {budget}`")
     if rows is not None: d = d[d.label.isin(rows)]
     ms = [m for m in metrics if m in d and d[m].notna().any()]
     fig, axs = plt.subplots(1, len(ms), figsize=(4.2 * len(ms), 3), squeeze=False)

@@ -9,7 +9,7 @@ import pandas as pd
 from .core import *
 from .evaluate import AttackSpec, CLEAN
 from .sat import stretched_alpha
-from .experiments import Table, Row, Budget, Eval, Maps, tables, status, plan, run_table, results, paper_comparison, claims, budget_line
+from .experiments import Table, Row, Budget, Eval, Maps, tables, status, plan, run_table, results, paper_comparison, claims, budget_line, show_line
 from .zoo import TablePaths
 
 # %% auto #0
@@ -133,7 +133,7 @@ class SATReport:
         from satlib.evaluate import plot_accuracy_vs_eps
         groups = groups or {'no attack in training': ['Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0]],
                             'adversarial training': ['PGD', 'PGD-SAT', 'TRADES', 'TRADES-SAT']}
-        if not self.have: return print(self._pending('pgd results'))
+        if not self.have: return show_line(repr(self._pending('pgd results')))
         p = results(self.t, self.budget, 'pgd', self.root)
         groups = {k: [r for r in v if r in self.have] for k, v in groups.items()}
         groups = {k: v for k, v in groups.items() if v}

@@ -16,7 +16,7 @@ def is_result_cell(src:str) -> bool:
     except SyntaxError: return False
     if not tree.body: return False
     calls = {n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, 'attr', '') for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    if calls & {'print', 'display', 'show_doc'} or 'plt' in code: return True
+    if calls & {'print', 'display', 'show_doc'} or 'plt' in code or any(c.startswith('plot') for c in calls): return True   # figures show
     last = tree.body[-1]
     if not isinstance(last, ast.Expr): return False
     if isinstance(last.value, ast.Call):
