@@ -10,7 +10,7 @@ from conftest import ROOT
 CHROMIUM, DRIVER = shutil.which('chromium'), shutil.which('chromedriver')
 # page -> the notebook it is made from (None: the README)
 PAGES = {'index': None, '07_sat': 'nbs/07_sat.ipynb', '05_saliency': 'nbs/05_saliency.ipynb',
-         'tables/sat_table2_builtin': 'nbs/tables/sat_table2_builtin.ipynb'}
+         'tables/sat_table2_flowers17': 'nbs/tables/sat_table2_flowers17.ipynb'}
 
 def _need(what):
     "Skip where a browser is absent; CI (CI=true) must have one, so there it fails."
