@@ -21,8 +21,8 @@ __all__ = ['CIFAR10_LAYOUT', 'CIFAR100_LAYOUT', 'CIFAR10_CLASSES', 'CIFAR10_JPEG
            'FLOWERS17_CLASSES', 'FLOWERS17_LAYOUT', 'SVHN_LAYOUT', 'GTSRB_LAYOUT', 'GTSRB_COLUMNS', 'CUB200_LAYOUT',
            'CACHE_FORMAT', 'box_mask', 'xywh_boxes', 'read_image', 'SatDataset', 'InMemoryDataset', 'CIFAR10',
            'CIFAR100', 'CIFAR10Folder', 'TinyImageNet', 'Flowers17', 'SVHN', 'GTSRB', 'CUB200', 'get_dataset',
-           'source_fingerprint', 'get_tensors', 'available_memory', 'fits_in_memory', 'get_data', 'write_fake',
-           'show_items']
+           'source_fingerprint', 'get_tensors', 'available_memory', 'fits_in_memory', 'class_subset', 'get_data',
+           'write_fake', 'show_items']
 
 # %% ../nbs/02_datasets.ipynb #2f00cd19
 def box_mask(boxes, # integer boxes `[..., 4]` as `(x0, y0, x1, y1)`, inclusive 0-based pixel coordinates
@@ -566,17 +566,33 @@ def fits_in_memory(ds, fraction:float=0.25) -> bool:
     need = len(ds) * (x.numel() + (x[0].numel() if m is not None else 0))
     return need <= fraction * available_memory()
 
+def class_subset(labels, # every item's label
+                 per_class:int, # items kept per class (all of a smaller class)
+                 seed:int=0) -> Tensor:
+    "Indices of `per_class` items of each class, drawn at random with `seed`, in dataset order."
+    check(isinstance(per_class, int) and per_class >= 1, f"per_class must be a whole number >= 1 (items kept per class), got {per_class!r}")
+    labels, g = torch.as_tensor(labels).cpu(), rng(seed, 23)
+    keep = [(labels == c).nonzero().squeeze(1) for c in labels.unique()]
+    return torch.cat([i[torch.randperm(len(i), generator=g)[:per_class]] for i in keep]).sort().values
+
 def get_data(name:str, root=None, split:str='train',
              stream='auto', # True: stream item by item; False: read into memory; 'auto': in memory when it fits
-             cache:bool=True, **kw):
+             cache:bool=True,
+             per_class:int|None=None, # keep only this many items of each class (`class_subset`; None: all)
+             subset_seed:int=0, **kw):
     "The dataset `name` as satlib data: a `TensorData` (in memory) or, when it does not fit or `stream=True`, a `StreamData`."
     check(stream in (True, False, 'auto'), f"stream must be true, false or 'auto', got {stream!r}")
     missing_mask = kw.pop('missing_mask', 'ignore')
     ds = get_dataset(name, root, split, **kw)
-    if stream is True and not isinstance(ds, TensorData): return StreamData(ds, f'{name}-{split}')
-    if stream == 'auto' and not (isinstance(ds, TensorData) or hasattr(ds, 'tensors')) and not fits_in_memory(ds):
-        return StreamData(ds, f'{name}-{split}')
-    return _tensors(ds, name, root, split, cache, missing_mask, kw)
+    if stream is True and not isinstance(ds, TensorData): data = StreamData(ds, f'{name}-{split}')
+    elif stream == 'auto' and not (isinstance(ds, TensorData) or hasattr(ds, 'tensors')) and not fits_in_memory(ds):
+        data = StreamData(ds, f'{name}-{split}')
+    else: data = _tensors(ds, name, root, split, cache, missing_mask, kw)
+    if per_class is None: return data
+    labels = data.labels if isinstance(data, TensorData) else getattr(ds, 'labels', None)
+    if labels is None: labels = getattr(ds, 'targets', None)
+    check(labels is not None, f"per_class needs every item's label: give dataset {name!r} a `labels` or `targets` attribute")
+    return data.subset(class_subset(labels, per_class, subset_seed))
 
 # %% ../nbs/02_datasets.ipynb #381cd70c
 def _draw(size, box=None, colour=(230, 80, 40), bg=(20, 30, 60), disc=False):

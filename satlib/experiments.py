@@ -22,11 +22,11 @@ from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
 
 # %% auto #0
-__all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
-           'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer', 'test_images',
-           'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status',
-           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe', 'budget_line', 'show_line',
-           'plot_curves', 'time_rows', 'timing_table']
+__all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
+           'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
+           'eval_map_agreement', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor',
+           'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe',
+           'budget_line', 'show_line', 'plot_curves', 'time_rows', 'timing_table']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class Maps:
     threshold: float = 0.     # sign-map threshold
     seed: int|None = None     # teacher seed (None: the budget's first)
 
+@dataclass(frozen=True)
+class RunOf:
+    "Another row's trained model, as a method option: the runner trains that row first and passes its zoo file (e.g. `finetune_sparse`'s `base`)."
+    row: str                  # label of a row of the same table
+    seed: int|None = None     # its seed (None: the budget's first)
+
 @dataclass
 class Row:
     "One row of a paper table: a label, a training method and its options."
@@ -50,6 +56,8 @@ class Row:
     train: dict = field(default_factory=dict)  # overrides of the budget's training settings
     paper: dict = field(default_factory=dict)  # the paper's numbers, by column ('clean', '1/255', ...)
     note: str = ''
+    model: str|None = None    # the budget's model, unless given (e.g. a ResNet-34 teacher in a ResNet-10 table)
+    width: float|None = None  # the budget's width, unless given
 
 @dataclass
 class Eval:
@@ -91,6 +99,7 @@ class Table:
         for r in self.rows:
             for v in r.args.values():
                 if isinstance(v, Maps): check(v.teacher in labels, f"table {self.name}: row {r.label!r} reads the maps of {v.teacher!r}, which is not a row")
+                if isinstance(v, RunOf): check(v.row in labels and v.row != r.label, f"table {self.name}: row {r.label!r} starts from the model of {v.row!r}, which is not another row")
     def row(self, label:str) -> Row:
         for r in self.rows:
             if r.label == label: return r
@@ -143,28 +152,35 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
     runs, jobs = {}, []
     def run_key(r:Row, seed:int) -> str:
         if (r.label, seed) in runs: return runs[r.label, seed]['key']
-        args, deps, stores = {}, [], {}
+        args, bases, stores = {}, [], {}
         for k, v in r.args.items():
             if isinstance(v, Maps):
                 tr = t.row(v.teacher); ts = v.seed if v.seed is not None else _row_seeds(b, tr)[0]
                 tk = run_key(tr, ts)
                 skey = config_key(dict(teacher=tk, maps=v))
                 args[k], stores[k] = {'maps': skey}, (skey, tk, v)
+            elif isinstance(v, RunOf):
+                br = t.row(v.row); bk = run_key(br, v.seed if v.seed is not None else _row_seeds(b, br)[0])
+                args[k] = {'run': bk}; bases.append(bk)
             else: args[k] = v
         tc = _train_cfg(b, r, seed)
         if stores: tc['augment'] = False   # stored maps match un-augmented images: the method crops and flips images and maps together
-        cfg = dict(_data(b), model=b.model, width=b.width, stem=b.stem, method=r.method, method_args=args, train=tc)
+        cfg = dict(_data(b), model=r.model or b.model, width=r.width or b.width, stem=b.stem, method=r.method, method_args=args, train=tc)
         key = config_key(cfg)
-        runs[r.label, seed] = dict(key=key, row=r, seed=seed, cfg=cfg, stores=stores)
+        runs[r.label, seed] = dict(key=key, row=r, seed=seed, cfg=cfg, stores=stores, bases=bases)
         return key
     for r in sorted(t.rows, key=lambda r: r.role != 'teacher'):
         for s in _row_seeds(b, r):
             if seeds is None or s in seeds or r.role == 'teacher': run_key(r, s)
     needed = {(lab, s) for (lab, s) in runs if (want is None or lab in want) and (seeds is None or s in seeds)}
-    for (lab, s), v in list(runs.items()):   # teachers of needed runs are needed too
-        if (lab, s) in needed:
-            for skey, tk, m in v['stores'].values():
-                needed |= {(l2, s2) for (l2, s2), v2 in runs.items() if v2['key'] == tk}
+    grow = True
+    while grow:   # teachers and base runs of needed runs are needed too (and theirs)
+        before = len(needed)
+        for (lab, s), v in list(runs.items()):
+            if (lab, s) in needed:
+                for tk in [tk for _, tk, _ in v['stores'].values()] + v['bases']:
+                    needed |= {(l2, s2) for (l2, s2), v2 in runs.items() if v2['key'] == tk}
+        grow = len(needed) > before
     seen_stores = set()
     for (lab, s), v in runs.items():
         if (lab, s) not in needed: continue
@@ -176,7 +192,7 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
         same = next((j for j in jobs if j.kind == 'train' and j.key == v['key']), None)
         if same is not None:   # two rows with one configuration (e.g. a teacher that is also a row): one run, a zoo entry each
             same.spec['also'].append([lab, s, r.role]); continue
-        jobs.append(Job('train', v['key'], lab, s, tuple(sk for sk, _, _ in v['stores'].values()),
+        jobs.append(Job('train', v['key'], lab, s, tuple(sk for sk, _, _ in v['stores'].values()) + tuple(v['bases']),
                         dict(v['cfg'], role=r.role, stores={k: sk for k, (sk, _, _) in v['stores'].items()}, device=device, also=[])))
     for e in b.evals:
         if evals is not None and e.name not in evals: continue
@@ -186,10 +202,10 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
         test = dict(_data(b), n=e.n)
         if getattr(ev, 'cross', False):   # one cell per seed over all the rows' models (e.g. transfer)
             for s in sorted({s for (lab, s) in needed if lab in labels}):
-                keys = [runs[lab, s]['key'] for lab in labels if (lab, s) in runs]
+                keys = [runs[lab, s]['key'] for lab in labels if (lab, s) in needed]
                 ck = config_key(dict(runs=keys, fn=e.fn, params=e.params, test=test))
                 jobs.append(Job('eval', ck, '+'.join(labels), s, tuple(keys), dict(eval=e.name, fn=e.fn, params=_canon(e.params), test=test,
-                                runs={lab: runs[lab, s]['key'] for lab in labels if (lab, s) in runs}, device=device)))
+                                runs={lab: runs[lab, s]['key'] for lab in labels if (lab, s) in needed}, device=device)))
         else:
             for lab in labels:
                 for s in _row_seeds(b, t.row(lab)):
@@ -259,6 +275,27 @@ def eval_transfer(models:dict, data:TensorData, metas:dict, device, spec=None, b
 eval_transfer.cross = True
 evaluators['transfer'] = eval_transfer
 
+def eval_map_agreement(models:dict, data:TensorData, metas:dict, device, reference:str|None=None, method:str='guided_backprop',
+                       method_args=None, k:int=100, batch_size:int=100) -> pd.DataFrame:
+    "Each model's saliency maps (true class) against those of the row `reference` (default: the first): mean top-`k` intersection and Kendall's tau."
+    from satlib.saliency import saliency
+    from satlib.metrics import topk_intersection, kendall_tau
+    ref = reference or next(iter(models))
+    check(ref in models, f"map_agreement: the reference {ref!r} is not among the evaluated rows {list(models)}; add it to the Eval's rows")
+    maps = {}
+    for lab, net in models.items():
+        torch.manual_seed(0)   # the same draws for random methods (SmoothGrad)
+        maps[lab] = torch.cat([saliency(net, b.x, method, target='label', y=b.y, **dict(method_args or {})).detach().cpu()
+                               for b in make_loader(data, batch_size, shuffle=False, device=device)])
+    rows = []
+    for lab in models:
+        ti, kt = topk_intersection(maps[ref], maps[lab], k), kendall_tau(maps[ref], maps[lab])
+        rows.append(dict(metas[lab], reference=ref, saliency=method, k=k, topk=ti.mean().item(), kendall=kt.nanmean().item(), n=len(ti)))
+    return pd.DataFrame(rows)
+eval_map_agreement.cross = True
+evaluators['map_agreement'] = eval_map_agreement
+
+
 # %% ../nbs/22_experiments.ipynb #37354aa9
 @functools.lru_cache(maxsize=8)
 def _test_data(dataset:str, split:str, args_json:str, n:int|None) -> TensorData:
@@ -287,7 +324,8 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
     t0 = time.time(); s = job.spec
     if job.kind == 'train':
         rd = paths.run_dir(table, budget, job.key)
-        margs = {k: (str(paths.run_dir(table, budget, 'stores') / f"{v['maps']}.pt") if isinstance(v, dict) and 'maps' in v else v)
+        margs = {k: (str(paths.run_dir(table, budget, 'stores') / f"{v['maps']}.pt") if isinstance(v, dict) and 'maps' in v else
+                     str(_zoo_of(paths, table, budget, v['run'])) if isinstance(v, dict) and 'run' in v else v)
                  for k, v in s['method_args'].items()}
         cfg = TrainConfig(**s['train'])
         info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
@@ -567,7 +605,8 @@ def logs(t, budget:str, root=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|None=5, root=None,
-                     df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
+                     df:pd.DataFrame|None=None, # results to use instead of reading them
+                     paper:dict|None=None) -> pd.DataFrame: # the paper's numbers {row: {column: value}} instead of the rows' own
     "Our accuracy (mean ± 95 % CI over seeds, and the number of seeds) beside the paper's, row by row in the table's order."
     t = tables[t] if isinstance(t, str) else t
     df = results(t, budget, name, root) if df is None else df
@@ -578,7 +617,7 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
     out = pd.DataFrame(index=pd.Index(labels, name='row'))
     for c in ours.columns:
         out[c] = ours.loc[labels, c]
-        pv = [t.row(l).paper.get(c) for l in labels]
+        pv = [(t.row(l).paper if paper is None else paper.get(l, {})).get(c) for l in labels]
         if any(v is not None for v in pv): out[f"{c} paper"] = ['' if v is None else f"{v:.2f}" for v in pv]
     out['seeds'] = [int(seeds.get(l, 0)) for l in labels]
     return out

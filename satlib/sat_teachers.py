@@ -18,7 +18,7 @@ from .trades import trades_loss
 
 # %% auto #0
 __all__ = ['GRANULARITIES', 'CONTROLS', 'MaskSaliency', 'saliency_source', 'is_indexed', 'coin', 'derangement', 'apply_control',
-           'SaliencySAT', 'StoreSAT', 'PGDSAT', 'TRADESSAT', 'ImageIndex', 'SaliencyShift']
+           'SaliencySAT', 'StoreSAT', 'Untrained', 'PGDSAT', 'TRADESSAT', 'ImageIndex', 'SaliencyShift']
 
 # %% ../nbs/16_sat_teachers.ipynb #30c9dd1c
 class MaskSaliency:
@@ -152,6 +152,14 @@ class StoreSAT(SaliencySAT):
     def loss(self, model, b, ctx):
         b, xs = self.sat_inputs(b, ctx)
         out = model(xs); return F.cross_entropy(out, b.y), out
+
+# %% ../nbs/16_sat_teachers.ipynb #b471036b
+@methods.register('untrained')
+class Untrained(Method):
+    "A control teacher: a zero-gradient loss, so the run keeps its seeded random weights (BatchNorm statistics follow the data)."
+    name = 'untrained'
+    def loss(self, model, b, ctx):
+        out = model(b.x); return (out * 0).sum(), out
 
 # %% ../nbs/16_sat_teachers.ipynb #80761a41
 class _AttackOrSAT(SaliencySAT):
