@@ -9,13 +9,17 @@ import pandas as pd
 from .core import *
 from .evaluate import AttackSpec, CLEAN
 from .sat import stretched_alpha
-from .experiments import Table, Row, Budget, Eval, Maps, tables, status, plan, run_table, results, paper_comparison, claims, budget_line, show_line
+from .experiments import Table, Row, Budget, Eval, Maps, RunOf, tables, status, plan, run_table, results, paper_comparison, claims, budget_line, show_line
 from .zoo import TablePaths
+from .data import data_root
 
 # %% auto #0
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS',
-           'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
-           'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'art_evals', 'table_list']
+           'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100',
+           'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS', 'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10',
+           'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport',
+           'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
+           'sat_cifar_table', 'art_evals', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -105,15 +109,17 @@ class SATReport:
                                                test_acc=('final_test_acc', 'mean'), train_seconds=('train_seconds', 'mean'),
                                                device=('device', 'first'), satlib=('satlib', 'first'))
         return g.loc[[l for l in self.labels if l in g.index]].round(3)
-    def table(self, name:str='pgd', steps:int=5) -> pd.DataFrame:
-        "Accuracy (mean ± 95 % CI over seeds) beside the paper's."
+    def table(self, name:str='pgd', steps:int|None=5, attack:str='pgd',
+              paper:dict|None=None) -> pd.DataFrame: # the paper's numbers {row: {column: value}} (default: the rows' own)
+        "Accuracy (mean ± 95 % CI over seeds) under `attack` (results file `name`) beside the paper's."
         if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
-        p = paper_comparison(self.t, self.budget, name, steps=steps, root=self.root)
+        p = paper_comparison(self.t, self.budget, name, attack, steps, root=self.root, paper=paper)
         return p.loc[[l for l in self.labels if l in p.index]]
-    def claims(self, pairs=None) -> pd.DataFrame:
-        "The paper's claims (default `SAT_CLAIMS`), paired by seed, at each column."
+    def claims(self, pairs=None, name:str='pgd', attack:str='pgd', steps:int|None=5, cols=None) -> pd.DataFrame:
+        "The paper's claims (default `SAT_CLAIMS`), paired by seed, at each column (default: the report's)."
         if not self.have: return self._pending('pgd results')
-        return claims(self.t, self.budget, self._pairs(pairs or SAT_CLAIMS), col=self.cols, root=self.root)
+        if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
+        return claims(self.t, self.budget, self._pairs(pairs or SAT_CLAIMS), name, attack, steps, col=list(cols or self.cols), root=self.root)
     def controls(self, sat:str='SAT') -> pd.DataFrame:
         "SAT against each of its controls (every `control` row), paired by seed."
         if not self.have: return self._pending('pgd results')
@@ -271,6 +277,160 @@ tables.register('sat_tinyimagenet')(Table(
          paper=Budget('tinyimagenet', dict(resize=32), model='resnet34', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2, 3, 4),
                       evals=sat_evals(n=None, n_aa=1000), note="the paper's: all 200 classes, ResNet-34, Adam 1e-3, 100 epochs, 5 trials")),
     notebook='nbs/tables/sat_table2_tinyimagenet.ipynb, nbs/tables/sat_table5_tinyimagenet.ipynb'))
+
+# %% ../nbs/23_tables.ipynb #3184fc56
+# SAT paper, Tables 1, 3, 4, 6, 7, 8 (5-step PGD unless said; transcribed in nbs/tables, checked against the text)
+_C4 = ['1/255', '2/255', '3/255', '4/255']
+PAPER_SAT_CIFAR10 = _paper(_C4, {   # Table 1 (CIFAR-10 half), Table 7 (sparse) and Table 8 ('+': two maps mixed)
+    'Original': [47.71, 10.36, 1.39, 0.28], 'Original + Uniform-Noise': [61.23, 22.85, 6.34, 2.56],
+    'SAT R10-Std-G.CAM++': [59.61, 22.12, 6.16, 1.77], 'SAT R10-Adv-G.CAM++': [57.34, 19.94, 5.64, 1.91],
+    'SAT R34-Std-G.CAM++': [56.75, 20.62, 6.02, 1.74], 'SAT R34-Adv-G.CAM++': [60.0, 22.94, 6.58, 1.96],
+    'SAT R10-Std-GBP': [10.87, 0.95, 0.0, 0.0], 'SAT R10-Adv-GBP': [63.33, 26.79, 9.62, 3.69],
+    'SAT R34-Std-GBP': [18.01, 2.54, 1.25, 1.0], 'SAT R34-Adv-GBP': [62.67, 23.76, 5.82, 1.28],
+    'PGD': [77.89, 73.1, 66.96, 61.18], 'PGD + Uniform-Noise': [82.23, 74.97, 65.61, 55.04],
+    'PGD-SAT R10-Std-GBP': [79.72, 73.81, 67.72, 61.29], 'PGD-SAT R10-Adv-GBP': [80.72, 75.07, 68.68, 62.49],
+    'PGD-SAT R34-Std-GBP': [79.53, 74.2, 68.19, 62.48], 'PGD-SAT R34-Adv-GBP': [80.15, 74.60, 68.47, 62.53],
+    'PGD-SAT R10-Adv-G.CAM++': [79.67, 74.05, 68.12, 61.84], 'PGD-SAT R34-Adv-G.CAM++': [79.74, 74.5, 68.87, 62.68],
+    'TRADES': [84.0, 73.25, 59.79, 47.03], 'TRADES + Uniform-Noise': [81.69, 74.96, 67.43, 60.05],
+    'TRADES-SAT R10-Std-GBP': [80.15, 75.2, 69.0, 63.2], 'TRADES-SAT R10-Adv-GBP': [80.65, 75.38, 69.28, 63.46],
+    'TRADES-SAT R34-Std-GBP': [79.98, 74.5, 68.56, 62.43], 'TRADES-SAT R34-Adv-GBP': [80.26, 74.87, 68.75, 62.74],
+    'TRADES-SAT R10-Adv-G.CAM++': [79.85, 74.61, 69.07, 63.2], 'TRADES-SAT R34-Adv-G.CAM++': [83.17, 77.18, 70.27, 62.87],
+    'SAT R10-Sparse-GBP': [52.43, 26.79, 5.82, 1.97], 'SAT R34-Sparse-GBP': [60.18, 23.56, 8.58, 2.76],
+    'PGD-SAT R10-Sparse-GBP': [79.48, 73.97, 67.72, 61.77], 'PGD-SAT R34-Sparse-GBP': [79.42, 74.38, 68.48, 62.48],
+    'SAT R10-Adv-GBP + R34-Adv-GBP': [63.2, 24.2, 6.58, 1.71], 'SAT R10-Adv-GBP + R34-Sparse-GBP': [71.01, 39.94, 19.0, 8.64],
+    'SAT R10-Sparse-GBP + R34-Adv-GBP': [66.47, 35.19, 15.0, 6.11], 'SAT R10-Sparse-GBP + R34-Sparse-GBP': [60.07, 29.11, 11.26, 4.55]})
+PAPER_SAT_CIFAR100 = _paper(_C4, {   # Table 1 (CIFAR-100 half) and Table 3 (other maps; CIFAR-100 by §5's default)
+    'Original': [25.83, 7.76, 3.35, 1.94], 'Original + Uniform-Noise': [33.15, 13.50, 6.01, 3.22],
+    'SAT R10-Std-G.CAM++': [31.98, 11.93, 5.48, 2.89], 'SAT R10-Adv-G.CAM++': [32.88, 13.3, 6.31, 4.0],
+    'SAT R34-Std-G.CAM++': [30.95, 12.68, 5.65, 3.25], 'SAT R34-Adv-G.CAM++': [32.96, 12.07, 5.2, 3.04],
+    'SAT R10-Std-GBP': [20.53, 7.52, 3.5, 2.12], 'SAT R10-Adv-GBP': [34.29, 14.73, 6.84, 4.22],
+    'SAT R34-Std-GBP': [9.91, 2.52, 1.05, 0.54], 'SAT R34-Adv-GBP': [34.71, 14.32, 7.08, 4.29],
+    'PGD': [45.75, 40.13, 35.41, 31.01], 'PGD + Uniform-Noise': [None, 42.67, 36.10, 30.64],   # the paper prints 3 of 4 values
+    'PGD-SAT R10-Std-GBP': [46.87, 41.11, 35.77, 30.75], 'PGD-SAT R10-Adv-GBP': [48.33, 42.2, 36.33, 31.66],
+    'PGD-SAT R34-Std-GBP': [46.66, 40.95, 35.73, 30.83], 'PGD-SAT R34-Adv-GBP': [47.38, 42.0, 36.34, 31.53],
+    'PGD-SAT R10-Adv-G.CAM++': [47.28, 41.72, 35.99, 31.05], 'PGD-SAT R34-Adv-G.CAM++': [46.12, 40.47, 35.31, 30.81],
+    'TRADES': [47.21, 42.2, 37.03, 32.96], 'TRADES + Uniform-Noise': [51.90, 42.85, 37.30, 31.71],
+    'TRADES-SAT R10-Std-GBP': [48.63, 42.91, 37.79, 33.19], 'TRADES-SAT R10-Adv-GBP': [48.74, 42.99, 37.83, 33.23],
+    'TRADES-SAT R34-Std-GBP': [48.5, 42.41, 36.93, 32.01], 'TRADES-SAT R34-Adv-GBP': [48.76, 42.83, 37.36, 32.87],
+    'TRADES-SAT R10-Adv-G.CAM++': [48.99, 43.05, 37.4, 32.84], 'TRADES-SAT R34-Adv-G.CAM++': [49.35, 43.62, 38.53, 33.93],
+    'SAT R10-Std-SG': [39.22, 19.89, 9.44, 4.49], 'SAT R10-Std-GG.CAM++': [21.46, 8.00, 3.53, 2.23],
+    'SAT R10-Std-IG': [36.2, 5.43, 7.28, 3.37],   # as printed (2/255 below 3/255: probably a typo)
+    'SAT R10-Adv-SG': [40.01, 21.2, 10.96, 4.85], 'SAT R10-Adv-GG.CAM++': [34.07, 13.18, 5.85, 3.09], 'SAT R10-Adv-IG': [37.56, 16.45, 7.55, 4.31]})
+# Table 4 (other attacks; CIFAR-100 by §5's default, not stated): uniform noise, the TRADES attack, the saliency attack.
+# The paper prints 8 headers over 9 values a row: the saliency attack's third column has no header (32/255 assumed).
+PAPER_SAT_TABLE4 = {k: _paper(c, {r: v[i:i + 3] for r, v in {
+    'Original': [62.21, 47.88, 21.17, 39.59, 35.1, 33.45, 13.03, 6.86, 3.92],
+    'Original + Uniform-Noise': [67.42, 60.75, 28.9, 46.98, 39.37, 37.8, 19.63, 10.48, 6.1],
+    'SAT R10-Std-GBP': [56.63, 57.4, 46.9, 36.45, 33.35, 32.46, 51.78, 49.02, 42.75],
+    'SAT R10-Adv-GBP': [66.63, 57.93, 21.92, 45.93, 40.80, 37.86, 62.99, 56.48, 43.49],
+    'SAT R10-Adv-G.CAM++': [64.00, 54.84, 23.43, 44.31, 38.28, 35.71, 63.86, 63.87, 63.66],
+    'PGD': [50.96, 51.0, 48.69, 49.03, 47.63, 45.34, 44.03, 34.77, 21.04],
+    'PGD + Uniform-Noise': [55.6, 52.45, 49.20, 52.32, 48.76, 45.87, 45.72, 32.81, 16.62],
+    'PGD-SAT R10-Std-GBP': [52.78, 52.56, 49.21, 50.43, 47.69, 46.24, 47.25, 46.74, 44.95],
+    'PGD-SAT R10-Adv-GBP': [54.38, 54.13, 50.30, 51.58, 49.15, 46.83, 50.61, 50.0, 47.64],
+    'PGD-SAT R10-Adv-G.CAM++': [53.30, 52.76, 49.74, 50.87, 48.42, 46.31, 50.69, 50.63, 50.54]}.items()})
+    for k, i, c in [('uniform', 0, ['8/255', '16/255', '32/255']), ('trades', 3, ['2/255', '3/255', '4/255']),
+                    ('saliency', 6, ['8/255', '16/255', '32/255'])]}
+_T6 = {'Original': ([27.17, 6.94, 2.24, 0.81], [27.08, 6.86, 2.06, 0.72]), 'Original + Uniform-Noise': ([36.39, 12.22, 5.25, 2.29], [36.45, 12.1, 5.14, 2.18]),
+       'SAT R10-Std-GBP': ([20.87, 7.25, 2.76, 1.21], [20.92, 7.18, 2.6, 1.19]), 'SAT R10-Adv-GBP': ([34.79, 13.94, 5.28, 2.38], [34.97, 13.97, 5.2, 2.27]),
+       'SAT R10-Adv-G.CAM++': ([33.46, 12.55, 5.06, 2.37], [33.52, 12.46, 4.98, 2.27]), 'PGD': ([45.75, 40.09, 35.19, 30.67], [45.76, 40.09, 35.18, 30.65]),
+       'PGD + Uniform-Noise': ([50.76, 41.61, 35.05, 30.58], [50.75, 41.63, 35.03, 30.52]),
+       'PGD-SAT R10-Std-GBP': ([44.89, 39.0, 34.14, 29.23], [44.89, 39.02, 34.14, 29.17]),
+       'PGD-SAT R10-Adv-GBP': ([48.10, 42.13, 36.16, 31.1], [48.11, 42.14, 36.14, 31.07]),
+       'PGD-SAT R10-Adv-G.CAM++': ([47.29, 41.69, 35.98, 30.96], [47.29, 41.69, 35.92, 30.93])}
+PAPER_SAT_TABLE6 = {20: _paper(_C4, {k: v[0] for k, v in _T6.items()}), 40: _paper(_C4, {k: v[1] for k, v in _T6.items()})}   # CIFAR-100 (caption)
+TABLE4_ROWS = TABLE6_ROWS = tuple(_T6)
+
+# %% ../nbs/23_tables.ipynb #493a85d0
+_MAP = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box', 'SG': 'smoothgrad', 'IG': 'integrated_gradients', 'GG.CAM++': 'guided_gradcam_pp'}
+_PGD8 = dict(eps=8/255, steps=5, step_size=2/255)   # PGD-AT as in SAT §4.1 (step size ours: not stated)
+CIFAR_CLAIM_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT R10-Adv-GBP', 'SAT R10-Std-GBP', 'PGD', 'PGD-SAT R10-Adv-GBP')
+FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε₀·255 besides the defaults 0.6 and 8
+
+def sat_cifar_teachers() -> list[Row]:
+    "The SAT paper's teachers: ResNet-10/34, standard, PGD-trained, 95 % sparse (the standard one pruned and fine-tuned), and an untrained ResNet-10."
+    T = lambda label, method, args=None, **kw: Row(label, method, args or {}, role='teacher', seeds=1, **kw)
+    rows = []
+    for d, m in (('R10', 'resnet10'), ('R34', 'resnet34')):
+        rows += [T(f'{d}-Std teacher', 'original', model=m), T(f'{d}-Adv teacher', 'pgd', _PGD8, model=m),
+                 T(f'{d}-Sparse teacher', 'finetune_sparse', dict(base=RunOf(f'{d}-Std teacher'), sparsity=0.95), model=m,
+                   note="the standard teacher, 95 % of its weights pruned by magnitude, fine-tuned (the paper does not say how)")]
+    return rows + [T('R10-Untrained teacher', 'untrained', model='resnet10', train=dict(epochs=1, weight_decay=0.0),
+                     note="a control: random weights, BatchNorm statistics of the data")]
+
+def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with every seed of the budget
+                   stretched:int|None=None) -> list[Row]:
+    "Every student row of SAT Tables 1, 3, 7, 8 and Fig. 5, the controls, and the teachers."
+    M = lambda spec: Maps(spec.split('-')[0] + '-' + spec.split('-')[1] + ' teacher', _MAP[spec.split('-', 2)[2]])
+    def R(label, method, args=None, role='row', **kw):
+        return Row(label, method, args or {}, role=role, seeds=None if label in many else 1, paper=paper.get(label, {}), **kw)
+    rows = [R('Original', 'original'), R('Original + Uniform-Noise', 'noise', dict(eps=8/255))]
+    rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in
+             ('R10-Std-G.CAM++', 'R10-Adv-G.CAM++', 'R34-Std-G.CAM++', 'R34-Adv-G.CAM++', 'R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP')]
+    best = M('R10-Adv-GBP')
+    rows += [Row(SAT_CONTROLS[0], 'sat_store', dict(store=best, alpha=1.0), role='control'),
+             Row(SAT_CONTROLS[1], 'sat_store', dict(store=best, control='shuffle'), role='control'),
+             Row(SAT_CONTROLS[2], 'sat_store', dict(store=best, control='flip'), role='control'),
+             Row('SAT control: untrained teacher', 'sat_store', dict(store=Maps('R10-Untrained teacher', 'guided_backprop')), role='control',
+                 note="GBP of a ResNet-10 with random weights")]
+    if stretched:
+        rows.append(Row(f'SAT R10-Adv-GBP (α stretched over {stretched} epochs)', 'sat_store', dict(store=best, alpha=stretched_alpha(stretched)),
+                        role='control', seeds=1, note=f"α^{stretched} = the paper's α^100"))
+    rows += [R('PGD', 'pgd', _PGD8), R('PGD + Uniform-Noise', 'pgd', dict(_PGD8, noise=8/255))]
+    rows += [R(f'PGD-SAT {s}', 'pgd_sat', dict(store=M(s))) for s in
+             ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')]
+    rows += [R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255))]
+    rows += [R(f'TRADES-SAT {s}', 'trades_sat', dict(store=M(s))) for s in
+             ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')]
+    rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R10-Adv-IG', 'R10-Adv-GG.CAM++')]  # Table 3
+    rows += [R(f'{m} {d}-Sparse-GBP', meth, dict(store=M(f'{d}-Sparse-GBP'))) for m, meth in (('SAT', 'sat_store'), ('PGD-SAT', 'pgd_sat')) for d in ('R10', 'R34')]  # Table 7
+    rows += [R(f'SAT {a} + {b}', 'sat_store', dict(store=M(a), store2=M(b), mix=0.5), note="each example's map from one of the two, at random")
+             for a, b in (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'), ('R10-Sparse-GBP', 'R34-Adv-GBP'), ('R10-Sparse-GBP', 'R34-Sparse-GBP'))]  # Table 8
+    rows += [Row(f'SAT R10-Adv-GBP α^10 = {a:g}', 'sat_store', dict(store=best, alpha=a ** 0.1), role='sweep', seeds=1) for a in FIG5_ALPHA10]   # Fig. 5
+    rows += [Row(f'SAT R10-Adv-GBP ε₀ = {e}/255', 'sat_store', dict(store=best, eps0=e / 255), role='sweep', seeds=1) for e in FIG5_EPS0]
+    return sat_cifar_teachers() + rows
+
+TEACHERS = ('R10-Std teacher', 'R10-Adv teacher', 'R34-Std teacher', 'R34-Adv teacher', 'R10-Sparse teacher', 'R34-Sparse teacher', 'R10-Untrained teacher')
+
+def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_maps=500) -> list[Eval]:
+    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`), Fig. 2 (`saliency_attack`), the teachers' map agreement."
+    strong = [AttackSpec('pgd', e, k) for k in (20, 40) for e in EPS_1_4]
+    other = ([AttackSpec('uniform', e / 255) for e in (8, 16, 32)] + [AttackSpec('trades', e / 255, 10) for e in (2, 3, 4)]
+             + [AttackSpec('saliency', e / 255) for e in (8, 16, 32)])   # the saliency attack: -eps * sign of the model's own gradient (SAT §3.2)
+    aa = [CLEAN, AttackSpec('pgd', 2/255, 5), AttackSpec('autoattack', 2/255)]
+    return [Eval('pgd', 'attacks', dict(specs=[CLEAN] + [AttackSpec('pgd', e, 5) for e in EPS_1_4]), n=n),
+            Eval('pgd20_40', 'attacks', dict(specs=[CLEAN] + strong), n=n_strong, rows=TABLE6_ROWS),
+            Eval('autoattack', 'attacks', dict(specs=aa), n=n_aa, rows=('Original', 'SAT R10-Adv-GBP', 'PGD', 'PGD-SAT R10-Adv-GBP', 'TRADES', 'TRADES-SAT R10-Adv-GBP')),
+            Eval('other_attacks', 'attacks', dict(specs=[CLEAN] + other), n=n_other, rows=TABLE4_ROWS),
+            Eval('saliency_attack', 'attacks', dict(specs=[CLEAN] + [AttackSpec('saliency', e / 255) for e in (2, 4, 8)]), n=n_fig2,
+                 rows=TEACHERS[:4]),
+            Eval('map_agreement', 'map_agreement', dict(reference='R10-Adv teacher', method='guided_backprop', k=100), n=n_maps, rows=TEACHERS)]
+
+CIFAR_EPOCHS = 15
+_CIFAR_TRAIN = dict(epochs=CIFAR_EPOCHS, batch_size=128, opt='adam', lr=1e-3, eval_every=5)
+def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
+    tiny = tiny_budget(evals=sat_cifar_evals(64, 16, 8, 16, 16, 16))
+    return Table(name, f"SAT Tables 1, 3, 4, 6, 7, 8 and Figs. 2, 5 ({what}): teachers' maps, sparse teachers, mixed maps, sweeps",
+        sat_cifar_rows(paper, stretched=CIFAR_EPOCHS),
+        dict(tiny=tiny,
+             cpu=Budget(dataset, dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=_CIFAR_TRAIN, seeds=(0, 1, 2),
+                        evals=sat_cifar_evals(n=1000), note=f"500 training images per class (seeded), ResNet-10 ×1/4 students and ResNet-10/34 ×1/4 "
+                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for {', '.join(CIFAR_CLAIM_ROWS)} and the controls, 1 for the rest; "
+                        "PGD on 1000 test images"),
+             gpu=Budget(dataset, {}, width=1.0, train=dict(_CIFAR_TRAIN, epochs=60), seeds=(0, 1, 2), evals=sat_cifar_evals(n=None, n_strong=2000, n_aa=1000),
+                        note="all training images, ResNet-10 students and ResNet-10/34 teachers at full width, 60 epochs, 3 seeds"),
+             paper=Budget(dataset, {}, model='resnet34', width=1.0, train=dict(_CIFAR_TRAIN, epochs=100), seeds=(0, 1, 2, 3, 4),
+                          evals=sat_cifar_evals(n=None, n_strong=None, n_aa=1000, n_other=None, n_fig2=None),
+                          note="the paper's: ResNet-34 students, Adam 1e-3, 100 epochs (SAT: 200), 5 trials")),
+        notebook=', '.join(f'nbs/tables/sat_{k}_cifar.ipynb' for k in ('table1', 'table3', 'table4', 'table6', 'table7', 'table8', 'fig2', 'fig5')))
+
+tables.register('sat_cifar10')(_sat_cifar_table('sat_cifar10', 'cifar10-jpeg', PAPER_SAT_CIFAR10, 'CIFAR-10'))
+tables.register('sat_cifar100')(_sat_cifar_table('sat_cifar100', 'cifar100', PAPER_SAT_CIFAR100, 'CIFAR-100: needs cifar-100-python/ in the data root'))
+
+def sat_cifar_table() -> str:
+    "`sat_cifar100` when the data root holds CIFAR-100 (the paper's data for Tables 3, 4, 6 and Fig. 5), else `sat_cifar10`."
+    try: return 'sat_cifar100' if (data_root() / 'cifar-100-python').is_dir() else 'sat_cifar10'
+    except SatlibError: return 'sat_cifar10'
 
 # %% ../nbs/23_tables.ipynb #0cfe9a4c
 def art_evals(n_acc=None, n_aa=1000, n_align=2000, n_transfer=2000, n_attr=500, n_corrupt=1000, ig_steps=16, shap_samples=16,
