@@ -12,7 +12,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['attacks', 'check_labels', 'Attack', 'project', 'PGD', 'FGSM', 'UniformNoise', 'trades_kl', 'TradesKL',
-           'SaliencyAttack', 'spsa_grad', 'margin_loss', 'ce_loss', 'SPSA', 'Transfer', 'AutoAttack']
+           'SaliencyAttack', 'spsa_grad', 'margin_loss', 'ce_loss', 'SPSA', 'Transfer', 'AutoAttack', 'Spatial']
 
 # %% ../nbs/04_attacks.ipynb #bb1a4a0d
 attacks = Registry('attack')
@@ -332,3 +332,32 @@ class AutoAttack(Attack):
         for r in records:
             if r.levelno >= logging.WARNING: warnings.warn(f"AutoAttack: {r.getMessage()}")
         return xa
+
+# %% ../nbs/04_attacks.ipynb #a05964bb
+@attacks.register('spatial')
+class Spatial(Attack):
+    "Rotations and translations (Engstrom et al. 2019): per image, the worst transform of a grid (a fooling one if any, else the highest loss)."
+    def __init__(self, model:nn.Module, eps:float=0., # unused (the grid is the budget); kept so that `AttackSpec('spatial')` works
+                 angles=(-30, -20, -10, 0, 10, 20, 30), # rotations in degrees, clockwise (torchvision's `affine`)
+                 shifts=(-3, 0, 3)): # translations in pixels, tried along x and y independently
+        super().__init__(model, eps)
+        check(len(angles) >= 1 and len(shifts) >= 1, f"spatial needs at least one angle and one shift, got {angles}, {shifts}")
+        self.angles, self.shifts = tuple(float(a) for a in angles), tuple(int(s) for s in shifts)
+    def grid(self) -> list[tuple[float, int, int]]:
+        "Every (angle, dx, dy) tried."
+        return [(a, dx, dy) for a in self.angles for dx in self.shifts for dy in self.shifts]
+    @staticmethod
+    def transform(x:Tensor, angle:float, dx:int, dy:int) -> Tensor:
+        "`x` rotated by `angle` degrees (clockwise, about the centre) and shifted by `(dx, dy)` pixels; black fill."
+        from torchvision.transforms.v2 import functional as TF, InterpolationMode
+        return TF.affine(x, angle=angle, translate=[dx, dy], scale=1.0, shear=[0.0, 0.0],
+                         interpolation=InterpolationMode.BILINEAR, fill=0.0)
+    def perturb(self, x, y):
+        best, score = x.clone(), torch.full((len(x),), -float('inf'), device=x.device)
+        for a, dx, dy in self.grid():
+            xt = self.transform(x, a, dx, dy)
+            with torch.no_grad(): out = self.model(xt)
+            s = (out.argmax(1) != y).float() * 1e9 + F.cross_entropy(out.float(), y, reduction='none')
+            take = s > score
+            best[take], score[take] = xt[take], s[take]
+        return best
