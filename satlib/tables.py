@@ -98,7 +98,16 @@ class SATReport:
         self.have = set(P.method) & set(self.labels) if len(P) else set()
     def _pending(self, what:str) -> Pending:
         return Pending(f"no {what} of table {self.t.name!r} at budget {self.budget!r} yet: run `satlib table {self.t.name} --budget {self.budget}`")
-    def _pairs(self, pairs): return [(a, b) for a, b in pairs if a in self.have and b in self.have]
+    def _pairs(self, pairs, name:str='pgd') -> list:
+        "The pairs of `pairs` whose two rows both have results in `name`."
+        R = results(self.t, self.budget, name, self.root)
+        have = set(R.method) & set(self.labels) if len(R) else set()
+        return [(a, b) for a, b in pairs if a in have and b in have]
+    def _claims(self, pairs, name, *args, **kwargs):
+        ok = self._pairs(pairs, name)
+        if ok: return claims(self.t, self.budget, ok, name, *args, root=self.root, **kwargs)
+        rows = sorted({x for ab in pairs for x in ab})
+        return self._pending(f"{name} results for both rows of any of these claims ({', '.join(rows)})")
     def runs(self) -> pd.DataFrame:
         "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code."
         from satlib.experiments import runs
@@ -119,12 +128,12 @@ class SATReport:
         "The paper's claims (default `SAT_CLAIMS`), paired by seed, at each column (default: the report's)."
         if not self.have: return self._pending('pgd results')
         if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
-        return claims(self.t, self.budget, self._pairs(pairs or SAT_CLAIMS), name, attack, steps, col=list(cols or self.cols), root=self.root)
+        return self._claims(pairs or SAT_CLAIMS, name, attack, steps, col=list(cols or self.cols))
     def controls(self, sat:str='SAT') -> pd.DataFrame:
         "SAT against each of its controls (every `control` row), paired by seed."
         if not self.have: return self._pending('pgd results')
         ctl = [r.label for r in self.t.rows if r.role == 'control' and r.label in self.labels]
-        return claims(self.t, self.budget, self._pairs([(sat, c) for c in ctl]), col=self.cols, root=self.root)
+        return self._claims([(sat, c) for c in ctl], 'pgd', col=self.cols)
     def autoattack(self) -> pd.DataFrame:
         "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
         A = results(self.t, self.budget, 'autoattack', self.root)
@@ -152,10 +161,10 @@ class SATReport:
         if not self.have: return repr(self._pending('pgd results'))
         out = [f"{budget_line(self.t, self.budget)}", '', "The paper's claims (PGD-5):"]
         say = lambda df: [f"- {c}: {r['diff']:+.2f} points (95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds): {r.verdict}."
-                          for (c, cl), r in df.iterrows() if cl == col]
+                          for (c, cl), r in df.iterrows() if cl == col] if isinstance(df, pd.DataFrame) else [f"- {df!r}"]
         C, K = self.claims(), self.controls()
         out += say(C) + ['', "SAT against its controls:"] + say(K)
-        if ('SAT > Original', col) in C.index and 'SAT' in [r.label for r in self.t.rows if r.paper]:
+        if isinstance(C, pd.DataFrame) and ('SAT > Original', col) in C.index and 'SAT' in [r.label for r in self.t.rows if r.paper]:
             pa = self.t.row('SAT').paper.get(col), self.t.row('Original').paper.get(col)
             if None not in pa:
                 out += ['', f"The paper reports SAT − Original = {pa[0] - pa[1]:+.2f} points at {col}; here "
