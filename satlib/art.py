@@ -4,6 +4,7 @@
 
 # %% ../nbs/17_art.ipynb #4e41347a
 from __future__ import annotations
+from contextlib import contextmanager, nullcontext
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from .core import *
@@ -13,7 +14,8 @@ from .metrics import alignment
 from .train import Method, methods
 
 # %% auto #0
-__all__ = ['ART_OBJECTIVES', 'attr_grads', 'attr_space', 'cos_dist', 'attr_loss', 'ARTAttack', 'art_code_attr_loss', 'ART']
+__all__ = ['ART_OBJECTIVES', 'attr_grads', 'attr_space', 'cos_dist', 'attr_loss', 'batch_stats', 'ARTAttack',
+           'art_code_attr_loss', 'ART']
 
 # %% ../nbs/17_art.ipynb #62917ed0
 def _negative_class(logits:Tensor, y:Tensor, negative:str) -> Tensor:
@@ -84,6 +86,25 @@ def attr_loss(model:nn.Module, # classifier; its ReLUs become Softplus(β) while
     return F.softplus(cos_dist(gy, a) - cos_dist(gn, a))    # log(1 + exp(-(d_n - d_p)))
 
 # %% ../nbs/17_art.ipynb #88796ee0
+class _BatchStatsNorm(nn.Module):
+    "A BatchNorm layer that normalises with its input batch's own statistics, held constant (see `batch_stats`)."
+    def __init__(self, bn:nn.Module): super().__init__(); self.bn = bn
+    def forward(self, x):
+        var, mean = torch.var_mean(x.detach(), [0] + list(range(2, x.ndim)), correction=0)
+        return F.batch_norm(x, mean, var, self.bn.weight, self.bn.bias, False, 0., self.bn.eps)
+
+@contextmanager
+def batch_stats(model:nn.Module):
+    "Within the block, every BatchNorm of `model` uses its batch's statistics as constants (no gradient through them, running statistics untouched), in train and eval mode alike."
+    swaps = [(p, k, c) for p in model.modules() for k, c in p._modules.items()
+             if isinstance(c, nn.modules.batchnorm._BatchNorm) and not isinstance(p, _BatchStatsNorm)]
+    try:
+        for p, k, c in swaps: p._modules[k] = _BatchStatsNorm(c)
+        yield model
+    finally:
+        for p, k, c in swaps: p._modules[k] = c
+
+# %% ../nbs/17_art.ipynb #30beec7d
 class ARTAttack(PGD):
     "ART's inner maximisation (Eq. 6): uniform start, `steps` signed ascent steps on L_attr (+ L_ce), projection."
     def __init__(self, model:nn.Module, eps:float=8/255, steps:int=3, step_size:float=1.5/255,
@@ -92,26 +113,32 @@ class ARTAttack(PGD):
                  space:str='normalized',  # see `attr_space`
                  with_ce:bool=False,      # maximise L_attr + L_ce (ART Appendix C)
                  topk:int|None=None,      # compare only the top-k coordinates of |g^y| at the start (released code)
-                 generator=None):
+                 generator=None,
+                 bn:str='running'):       # BatchNorm statistics: 'running' (eval mode) or 'batch' (`batch_stats`)
         super().__init__(model, eps, steps, step_size, norm='linf', random_start=True, generator=generator)
         check(objective in ART_OBJECTIVES, f"unknown ART objective {objective!r}; choose one of {', '.join(ART_OBJECTIVES)}")
+        check(bn in ('running', 'batch'), f"bn must be 'running' or 'batch', got {bn!r}")
+        self.bn = bn
         check(topk is None or (int(topk) >= 1 and objective in ('triplet', 'triplet_min', 'cos', 'l2')),
               f"topk must be None or a positive int (and not used with objective='eq2'), got {topk!r}")
         self.objective, self.beta, self.space, self.with_ce = objective, float(beta), space, bool(with_ce)
         self.topk = None if topk is None else int(topk)
         self._y = self._idx = None
 
+    def _stats(self): return batch_stats(self.model) if self.bn == 'batch' else nullcontext()
+
     def init_delta(self, x):
         d = super().init_delta(x)
         if self.topk is not None:   # coordinates where |g^y| of the ReLU network is largest, at the start point
-            g, _ = input_grad(logit_of(self.model, self._y), x + d)
+            with self._stats(): g, _ = input_grad(logit_of(self.model, self._y), x + d)
             g = attr_space(self.model, x, g, self.space)[1].flatten(1)
             self._idx = g.abs().topk(min(self.topk, g.shape[1]), dim=1).indices
         return d
 
     def loss(self, xa, x, y):
-        l = attr_loss(self.model, xa, y, self.objective, self.beta, self.space, True, x0=x, idx=self._idx)
-        return l + F.cross_entropy(self.model(xa), y, reduction='none') if self.with_ce else l
+        with self._stats():
+            l = attr_loss(self.model, xa, y, self.objective, self.beta, self.space, True, x0=x, idx=self._idx)
+            return l + F.cross_entropy(self.model(xa), y, reduction='none') if self.with_ce else l
 
     def perturb(self, x, y):
         self._y, self._idx = y, None
@@ -144,29 +171,36 @@ class ART(Method):
                  objective:str='triplet',   # Eq. 5 or a Table 5 ablation (`ART_OBJECTIVES`)
                  attack:str='attr',         # the attack maximises 'attr' (Eq. 6) or 'attr+ce' (Appendix C)
                  topk:int|None=None,        # attack on the top-k coordinates; default None ('paper') or 1000 ('code')
-                 space:str='normalized'):   # where images and gradients are compared (`attr_space`)
+                 space:str='normalized',    # where images and gradients are compared (`attr_space`)
+                 bn:str='mixed'):           # BatchNorm: 'mixed' (attack on running statistics, L_attr on the batch's, coupled) or 'batch' (`batch_stats` in both)
         check(variant in ('paper', 'code'), f"variant must be 'paper' or 'code', got {variant!r}")
         check(attack in ('attr', 'attr+ce'), f"attack must be 'attr' (Eq. 6) or 'attr+ce' (Appendix C), got {attack!r}")
         check(objective in ART_OBJECTIVES, f"unknown ART objective {objective!r}; choose one of {', '.join(ART_OBJECTIVES)}")
         check(variant == 'paper' or objective == 'triplet', f"variant='code' uses the triplet loss; objective={objective!r} needs variant='paper'")
         check(space in ('normalized', 'pixel'), f"space must be 'normalized' or 'pixel', got {space!r}")
+        check(bn in ('batch', 'mixed'), f"bn must be 'mixed' (attack in eval mode, L_attr in train mode) or 'batch' (both on the batch's statistics, held constant), got {bn!r}")
         check(float(lam) >= 0 and float(beta) > 0 and int(steps) >= 0, f"need lam >= 0, beta > 0, steps >= 0; got {lam}, {beta}, {steps}")
         code = variant == 'code'
-        self.variant, self.objective, self.attack, self.space = variant, objective, attack, space
+        self.variant, self.objective, self.attack, self.space, self.bn = variant, objective, attack, space, bn
         self.lam, self.steps, self.beta, self.eps = float(lam), int(steps), float(beta), check_eps(eps)
         self.step_size = check_eps(step_size if step_size is not None else (5/255 if code else 1.5/255), 'step_size')
         self.topk = (1000 if code else None) if topk is None else int(topk)
         check(self.topk is None or objective != 'eq2', "objective='eq2' compares whole gradients; it cannot use topk")
 
-    def perturb(self, model:nn.Module, x:Tensor, y:Tensor) -> Tensor:
-        "x̃: the attack of Eq. 6 (or Appendix C) on `model` (eval mode, frozen weights inside)."
+    def attacker(self, model:nn.Module) -> ARTAttack:
+        "The attack of Eq. 6 (or Appendix C) on `model` that training uses (eval mode, frozen weights inside)."
         return ARTAttack(model, self.eps, self.steps, self.step_size, self.objective, self.beta, self.space,
-                         with_ce=self.attack == 'attr+ce', topk=self.topk)(x, y)
+                         with_ce=self.attack == 'attr+ce', topk=self.topk, bn='batch' if self.bn == 'batch' else 'running')
+
+    def perturb(self, model:nn.Module, x:Tensor, y:Tensor) -> Tensor:
+        "x̃: the attack's output for the batch `x`."
+        return self.attacker(model)(x, y)
 
     def attr(self, model:nn.Module, x:Tensor, xt:Tensor, y:Tensor) -> Tensor:
         "The L_attr term of the training loss (a scalar, differentiable in the weights)."
-        if self.variant == 'code': return art_code_attr_loss(model, x, xt, y, self.beta, self.space)
-        return attr_loss(model, xt, y, self.objective, self.beta, self.space, True, x0=x).mean()
+        with (batch_stats(model) if self.bn == 'batch' else nullcontext()):
+            if self.variant == 'code': return art_code_attr_loss(model, x, xt, y, self.beta, self.space)
+            return attr_loss(model, xt, y, self.objective, self.beta, self.space, True, x0=x).mean()
 
     def loss(self, model, b, ctx):
         xt = self.perturb(ctx.raw_model, b.x, b.y)

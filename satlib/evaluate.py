@@ -81,6 +81,7 @@ def evaluate(model:nn.Module,
                          step_size=_step_of(atk, spec) if atk is not None else 0.,
                          accuracy=100 * c.float().mean().item(), n=len(c), seed=meta.get('seed', seed),
                          epochs=meta.get('epochs'), device=meta.get('device', str(device)),
+                         **({'norm': spec.kwargs['norm']} if 'norm' in spec.kwargs else {}),   # an ℓ2 attack says so
                          **{k: v for k, v in meta.items() if k not in ('method', 'dataset', 'seed', 'epochs', 'device')}))
     bar.close()
     return pd.DataFrame(rows), outcomes
@@ -127,14 +128,15 @@ def paper_table(df:pd.DataFrame, attack:str='pgd', steps:int|None=None, ci:bool=
     return t[_ordered(t.columns)]
 
 def _columns(df:pd.DataFrame, attack:str, steps:int|None) -> pd.DataFrame:
-    "The clean rows and those of `attack` (with `steps`), labelled by column: 'clean' or 'e/255'."
+    "The clean rows and those of `attack` (with `steps`), labelled by column: 'clean' or 'e/255' (results that have a `col` already, e.g. ROAR's '20%', as they are)."
+    if 'col' in df.columns: return df
     d = df[df.attack.isin([attack, 'none'])]
     if steps is not None: d = d[(d.steps == steps) | (d.attack == 'none')]
     return d.assign(col=[('clean' if a == 'none' else f"{e*255:.3g}/255") for a, e in zip(d.attack, d.eps)])
 
 def _ordered(cols) -> list:
     "'clean' first, then the eps columns in increasing order."
-    return (['clean'] if 'clean' in cols else []) + sorted([c for c in cols if c != 'clean'], key=lambda c: float(c.split('/')[0]))
+    return (['clean'] if 'clean' in cols else []) + sorted([c for c in cols if c != 'clean'], key=lambda c: float(c.rstrip('%').split('/')[0]))
 
 # %% ../nbs/08_evaluate.ipynb #7beeadcc
 def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None) -> pd.DataFrame:

@@ -24,9 +24,9 @@ from .zoo import TablePaths, slug
 # %% auto #0
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
-           'eval_map_agreement', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor',
-           'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'describe',
-           'budget_line', 'show_line', 'plot_curves', 'time_rows', 'timing_table']
+           'eval_map_agreement', 'eval_roar', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor',
+           'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison',
+           'claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'time_rows', 'timing_table']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class Budget:
     seeds: tuple = (0, 1, 2)
     evals: list = field(default_factory=list)
     note: str = ''            # how this budget differs from the paper
+    args: dict = field(default_factory=dict)        # method options overridden for every row that declares them (e.g. fewer PGD steps)
 
 @dataclass
 class Table:
@@ -153,7 +154,7 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
     def run_key(r:Row, seed:int) -> str:
         if (r.label, seed) in runs: return runs[r.label, seed]['key']
         args, bases, stores = {}, [], {}
-        for k, v in r.args.items():
+        for k, v in dict(r.args, **{k: v for k, v in b.args.items() if k in r.args}).items():
             if isinstance(v, Maps):
                 tr = t.row(v.teacher); ts = v.seed if v.seed is not None else _row_seeds(b, tr)[0]
                 tk = run_key(tr, ts)
@@ -295,6 +296,25 @@ def eval_map_agreement(models:dict, data:TensorData, metas:dict, device, referen
 eval_map_agreement.cross = True
 evaluators['map_agreement'] = eval_map_agreement
 
+def eval_roar(model, data:TensorData, meta:dict, device, info:dict, rankings=('gradient',), fractions=(0.2, 0.4, 0.6, 0.8),
+              method_args=None, batch_size:int=256) -> pd.DataFrame:
+    "ROAR (`satlib.roar`): retrain the row's architecture, as the row's run was configured but by standard training, without the top `fractions` of each image's pixels by the model's `rankings` maps ('random': a random ranking); test accuracy."
+    from satlib.roar import roar
+    train = get_data(info['dataset'], None, 'train', **info.get('data_args', {}))
+    cfg = TrainConfig(**dict(info['cfg'], seed=meta['seed'], progress=False))
+    def fresh(): set_seed(cfg.seed); return build_model(info)   # every retraining starts from the same seeded weights
+    return roar(fresh, train, data, tuple(rankings), tuple(fractions), cfg, model=model, seeds=(cfg.seed,), method_args=method_args,
+                batch_size=batch_size, device=device, meta=meta)
+eval_roar.needs_info = True   # the runner passes the model's run record (dataset, architecture, training settings)
+evaluators['roar'] = eval_roar
+
+@evaluators.register('wsol')
+def eval_wsol(model, data:TensorData, meta:dict, device, method:str='gradient', thresholds=(0.2,), method_args=None,
+              heatmap_args=None, largest:bool=True, batch_size:int=128) -> pd.DataFrame:
+    "ART Table 2 and §5: GT-known Loc, Top-1 Loc, Top-1 Acc and Top-1 Seg of the model's maps against the test images' boxes or masks (`satlib.localization`)."
+    from satlib.localization import wsol_evaluate
+    return wsol_evaluate(model, data, method, tuple(thresholds), method_args, heatmap_args, largest, batch_size, device, meta)
+
 
 # %% ../nbs/22_experiments.ipynb #37354aa9
 @functools.lru_cache(maxsize=8)
@@ -349,14 +369,16 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
         return dict(path=str(out), seconds=time.time() - t0)
     # eval
     data = test_images(s['test'])
-    models, metas = {}, {}
+    models, metas, infos = {}, {}, {}
     for lab, rk in s['runs'].items():
-        net, info = load_run(_zoo_of(paths, table, budget, rk), device)
-        models[lab], metas[lab] = net, _meta(dict(info, test_split=s['test']['test_split']), lab, job.seed, device)
+        net, infos[lab] = load_run(_zoo_of(paths, table, budget, rk), device)
+        models[lab], metas[lab] = net, _meta(dict(infos[lab], test_split=s['test']['test_split']), lab, job.seed, device)
     ev = evaluators[s['fn']]
     torch.manual_seed(0)
     if getattr(ev, 'cross', False): df = ev(models, data, metas, device, **s['params'])
-    else: (lab, net), = models.items(); df = ev(net, data, metas[lab], device, **s['params'])
+    else:
+        (lab, net), = models.items()
+        df = ev(net, data, metas[lab], device, **s['params'], **({'info': infos[lab]} if getattr(ev, 'needs_info', False) else {}))
     return dict(rows=df.to_dict('records'), seconds=time.time() - t0)
 
 def _zoo_of(paths:TablePaths, table:str, budget:str, key:str) -> Path:

@@ -17,9 +17,10 @@ from .data import data_root
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS',
            'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100',
            'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS', 'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10',
-           'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport',
-           'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
-           'sat_cifar_table', 'art_evals', 'table_list']
+           'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget',
+           'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers',
+           'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'supp_rows', 'supp_evals',
+           'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -472,6 +473,62 @@ tables.register('art_cifar10')(Table(
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0,), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 1 seed; the paper: WRN-28-10, 100-200 epochs")),
     notebook='nbs/tables/art_cifar10.ipynb'))
+
+# %% ../nbs/23_tables.ipynb #aa2fbe10
+SUPP_FIG1_ROWS = ('Standard', 'Defensive distillation (T = 100)', 'Jacobian regularisation (λ = 0.5)', 'PGD-ℓ2 (ε = 1, 20 steps)')
+_ROAR_COLS = ('20%', '40%', '60%', '80%')
+PAPER_SUPP_TABLE1 = {   # ROAR accuracy (%) after removing 20/40/60/80 % of the pixels (the supplement's Table 1)
+    ('ℓ2', 1.0, 20): [87.48, 81.98, 76.24, 66.43], ('ℓ2', 1.0, 40): [88.13, 81.68, 75.81, 66.14],
+    ('ℓ2', 1.5, 20): [88.4, 81.45, 74.50, 63.74], ('ℓ2', 1.5, 40): [87.43, 81.94, 74.90, 65.12],
+    ('ℓ2', 2.0, 20): [88.31, 82.8, 74.03, 65.03], ('ℓ2', 2.0, 40): [87.93, 83.78, 75.74, 64.53],
+    ('ℓ2', 2.5, 20): [89.04, 82.22, 75.1, 63.94], ('ℓ2', 2.5, 40): [88.62, 82.81, 75.01, 65.77],
+    ('ℓ∞', 4, 20): [88.13, 84.68, 78.39, 67.54], ('ℓ∞', 4, 40): [88.61, 83.7, 78.64, 68.02],
+    ('ℓ∞', 8, 20): [88.76, 83.86, 77.26, 66.25], ('ℓ∞', 8, 40): [89.43, 84.05, 77.03, 65.24],
+    ('ℓ∞', 16, 20): [90.75, 86.15, 81.15, 71.66], ('ℓ∞', 16, 40): [90.21, 85.78, 80.24, 70.93]}
+
+def _supp_label(norm, eps, t): return f"PGD-{norm} (ε = {eps:g}{'/255' if norm == 'ℓ∞' else ''}, {t} steps)"
+
+def supp_rows() -> list[Row]:
+    "Fig. 1's four models (3 seeds) and Table 1's PGD models (1 seed; the step size: 2.5 ε / steps)."
+    rows = [Row('Standard', 'original'),
+            Row('Distillation teacher (T = 100)', 'distill_teacher', dict(T=100.), role='teacher', seeds=1),
+            Row('Defensive distillation (T = 100)', 'distill', dict(teacher=RunOf('Distillation teacher (T = 100)'), T=100.)),
+            Row('Jacobian regularisation (λ = 0.5)', 'jacobian', dict(lam=0.5))]
+    for (norm, eps, t), v in PAPER_SUPP_TABLE1.items():
+        lab, paper = _supp_label(norm, eps, t), dict(zip(_ROAR_COLS, v))
+        args = dict(eps=float(eps), steps=t) if norm == 'ℓ2' else dict(eps=eps / 255, steps=t, step_size=None)
+        rows.append(Row(lab, 'pgd_l2' if norm == 'ℓ2' else 'pgd', args, paper=paper, seeds=None if lab in SUPP_FIG1_ROWS else 1))
+    return rows
+
+def supp_evals(n_roar=None, n_align=1000, n_pgd=1000, fractions=(0.2, 0.4, 0.6, 0.8)) -> list[Eval]:
+    "ROAR of each model's gradient maps (`roar`) and of a random ranking (`roar_random`), the alignment (Fig. 4), accuracy under PGD."
+    return [Eval('roar', 'roar', dict(rankings=('gradient',), fractions=tuple(fractions)), n=n_roar),
+            Eval('roar_random', 'roar', dict(rankings=('random',), fractions=tuple(fractions)), n=n_roar, rows=('Standard',)),
+            Eval('alignment', 'alignment', dict(kind='etmann'), n=n_align),
+            Eval('pgd', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 2/255, 10), AttackSpec('pgd', 8/255, 10),
+                                               AttackSpec('pgd', 0.5, 10, kwargs=dict(norm='l2'))]), n=n_pgd)]
+
+tables.register('supp_roar_cifar10')(Table(
+    'supp_roar_cifar10', "Attribution-alignment supplement, CIFAR-10: ROAR of standard, distilled, Jacobian-regularised and PGD models (Fig. 1, Table 1), alignment against ε (Fig. 4)",
+    supp_rows(),
+    dict(tiny=tiny_budget(args=dict(steps=1), evals=supp_evals(32, 32, 32, (0.5,))),
+         cpu=Budget('cifar10-jpeg', dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=_CIFAR_TRAIN, seeds=(0, 1, 2),
+                    args=dict(steps=5), evals=supp_evals(2000),
+                    note=f"500 training images per class (seeded), ResNet-10 ×1/4, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; every PGD row trained "
+                         "with 5 steps (the 20- and 40-step rows share a run); 3 seeds for Fig. 1's rows, 1 for Table 1's; ROAR on 2000 test images"),
+         gpu=Budget('cifar10-jpeg', {}, model='resnet18', width=1.0, train=dict(_CIFAR_TRAIN, epochs=30), seeds=(0, 1, 2), evals=supp_evals(),
+                    note="all training images, ResNet-18 (the supplement's), 30 epochs, the paper's PGD steps, 3 seeds"),
+         paper=Budget('cifar10-jpeg', {}, model='resnet18', width=1.0, train=dict(_CIFAR_TRAIN, epochs=100), seeds=(0, 1, 2), evals=supp_evals(),
+                      note="ResNet-18 as the supplement; its epochs are not stated (100 here)")),
+    notebook='nbs/tables/supp_fig1_roar_cifar.ipynb, nbs/tables/supp_table1_roar_cifar.ipynb'))
+
+# %% ../nbs/23_tables.ipynb #a8353d41
+def roar_results(t, budget:str, root=None) -> pd.DataFrame:
+    "ROAR accuracy of each row's gradient maps and of the random ranking (method 'Random ranking'), one column per removed share ('20%', ...): what `paper_table` and `claims` take."
+    t = tables[t] if isinstance(t, str) else t
+    g, r = results(t, budget, 'roar', root), results(t, budget, 'roar_random', root)
+    df = pd.concat([g, r.assign(method='Random ranking')] if len(r) else [g], ignore_index=True)
+    return df.assign(col=[f"{f:.0%}" for f in df.fraction]) if len(df) else df
 
 # %% ../nbs/23_tables.ipynb #74acd4e6
 def table_list(root=None) -> pd.DataFrame:

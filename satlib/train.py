@@ -75,10 +75,12 @@ class UniformNoiseTraining(Method):
 
 @methods.register('pgd')
 class PGDTraining(Method):
-    "Madry adversarial training: cross-entropy on PGD examples (5 steps, eps 8/255, step 2/255 by default)."
+    "Madry adversarial training: cross-entropy on PGD examples (5 steps, eps 8/255, step 2/255 by default; step None: 2.5 eps / steps)."
     name = 'pgd'
-    def __init__(self, eps:float=8/255, steps:int=5, step_size:float=2/255, noise:float=0.):
-        self.eps, self.steps, self.step_size, self.noise = check_eps(eps), int(steps), float(step_size), check_eps(noise, 'noise')
+    def __init__(self, eps:float=8/255, steps:int=5, step_size:float|None=2/255, noise:float=0.):
+        self.eps, self.steps, self.noise = check_eps(eps), int(steps), check_eps(noise, 'noise')
+        check(self.steps >= 1, f"steps must be >= 1, got {steps}")
+        self.step_size = float(step_size) if step_size is not None else 2.5 * self.eps / self.steps
     def loss(self, model, b, ctx):
         x = b.x
         if self.noise: x = (x + (torch.rand_like(x) * 2 - 1) * self.noise).clamp(0, 1)  # 'PGD + Uniform-Noise'
