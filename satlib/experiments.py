@@ -297,14 +297,14 @@ eval_map_agreement.cross = True
 evaluators['map_agreement'] = eval_map_agreement
 
 def eval_roar(model, data:TensorData, meta:dict, device, info:dict, rankings=('gradient',), fractions=(0.2, 0.4, 0.6, 0.8),
-              method_args=None, batch_size:int=256) -> pd.DataFrame:
-    "ROAR (`satlib.roar`): retrain the row's architecture, as the row's run was configured but by standard training, without the top `fractions` of each image's pixels by the model's `rankings` maps ('random': a random ranking); test accuracy."
+              method_args=None, fill:str='mean', noise:float=0.01, batch_size:int=256) -> pd.DataFrame:
+    "ROAR (`satlib.roar`): retrain the row's architecture, as the row's run was configured but by standard training, without the top `fractions` of each image's pixels by the model's `rankings` maps ('random': a random ranking), filled by `fill` ('mean', or 'linear': ROAD); test accuracy."
     from satlib.roar import roar
     train = get_data(info['dataset'], None, 'train', **info.get('data_args', {}))
     cfg = TrainConfig(**dict(info['cfg'], seed=meta['seed'], progress=False))
     def fresh(): set_seed(cfg.seed); return build_model(info)   # every retraining starts from the same seeded weights
     return roar(fresh, train, data, tuple(rankings), tuple(fractions), cfg, model=model, seeds=(cfg.seed,), method_args=method_args,
-                batch_size=batch_size, device=device, meta=meta)
+                fill=fill, noise=noise, batch_size=batch_size, device=device, meta=meta)
 eval_roar.needs_info = True   # the runner passes the model's run record (dataset, architecture, training settings)
 evaluators['roar'] = eval_roar
 

@@ -16,13 +16,15 @@ from .train import fit, methods, TrainConfig
 from .evaluate import evaluate, CLEAN
 
 # %% auto #0
-__all__ = ['remove_top', 'pixel_scores', 'random_scores', 'roar_data', 'channel_mean', 'roar', 'roar_table']
+__all__ = ['remove_top', 'linear_impute', 'pixel_scores', 'random_scores', 'roar_data', 'channel_mean', 'roar', 'roar_table']
 
 # %% ../nbs/14_roar.ipynb #8a559441
 def remove_top(images:Tensor, # uint8 images [N, C, H, W]
                scores:Tensor, # per-pixel importances [N, H*W] (or [N, 1, H, W])
                fraction:float, # share t of the pixels removed, in [0, 1]
-               fill:Tensor, # replacement value per channel [C] (uint8 or float in 0..255)
+               fill:Tensor|str, # value per channel [C] (uint8 or float in 0..255), or 'linear' (`linear_impute`)
+               noise:float=0.01, # with fill='linear': the imputation's noise (std, in units of the pixel range)
+               seed:int=0, # with fill='linear': seeds the noise
               ) -> Tensor:
     "`images` with their top-`fraction` pixels by `scores` replaced by `fill`, uint8 `[N, C, H, W]`."
     check(images.dtype == torch.uint8 and images.ndim == 4, f"images must be uint8 [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
@@ -30,11 +32,50 @@ def remove_top(images:Tensor, # uint8 images [N, C, H, W]
     scores = scores.reshape(len(scores), -1)
     check(scores.shape == (N, H * W), f"scores must be [N, H*W] = [{N}, {H * W}], got {tuple(scores.shape)}")
     check(0 <= fraction <= 1, f"fraction must be in [0, 1], got {fraction}")
+    check(not isinstance(fill, str) or fill == 'linear', f"fill must be a value per channel or 'linear', got {fill!r}")
     k = min(H * W, math.ceil(fraction * H * W - 1e-9))   # ceil, robust to float noise: 0.2 * 1024 = 204.8 -> 205
     drop = torch.zeros(N, H * W, dtype=torch.bool, device=images.device)
     if k: drop.scatter_(1, scores.to(images.device).float().topk(k, 1).indices, True)
+    if isinstance(fill, str): return linear_impute(images, drop, noise, seed)
     fill = torch.as_tensor(fill, device=images.device).float().round().clamp(0, 255).to(torch.uint8).view(1, C, 1, 1)
     return torch.where(drop.view(N, 1, H, W), fill, images)
+
+# %% ../nbs/14_roar.ipynb #67cd5a29
+_ROAD_NEIGHBOURS = [(-1, 0, 1/6), (1, 0, 1/6), (0, -1, 1/6), (0, 1, 1/6), (-1, -1, 1/12), (-1, 1, 1/12), (1, -1, 1/12), (1, 1, 1/12)]
+
+def linear_impute(images:Tensor, # uint8 images [N, C, H, W]
+                  drop:Tensor, # pixels to replace, bool [N, H, W] (or [N, H*W])
+                  noise:float=0.01, # std of the Gaussian noise added to the replaced pixels, in units of the pixel range
+                  seed:int=0, # seeds the noise
+                 ) -> Tensor:
+    "ROAD's noisy linear imputation: each dropped pixel is the weighted mean of its 8 neighbours (solved jointly per image), plus noise; uint8."
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+    check(images.dtype == torch.uint8 and images.ndim == 4, f"images must be uint8 [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
+    N, C, H, W = images.shape
+    drop = drop.reshape(N, H, W).bool().cpu()
+    check(not drop.flatten(1).all(1).any(), "linear imputation needs at least one kept pixel per image: use a fraction below 1")
+    out = images.cpu().double()
+    for m in drop.flatten(1).any(1).nonzero().squeeze(1).tolist():
+        i, j = drop[m].nonzero(as_tuple=True)   # the unknowns, one equation each
+        U, x = len(i), out[m]
+        uid = torch.full((H, W), -1, dtype=torch.long); uid[i, j] = torch.arange(U)
+        inside = [(i + di >= 0) & (i + di < H) & (j + dj >= 0) & (j + dj < W) for di, dj, _ in _ROAD_NEIGHBOURS]
+        total = sum(w * o.double() for (*_, w), o in zip(_ROAD_NEIGHBOURS, inside))   # weights renormalised where the image ends
+        rows, cols, vals = [torch.arange(U)], [torch.arange(U)], [torch.ones(U, dtype=torch.float64)]
+        b = torch.zeros(U, C, dtype=torch.float64)
+        for (di, dj, w), o in zip(_ROAD_NEIGHBOURS, inside):
+            r = o.nonzero().squeeze(1)
+            ni, nj = i[r] + di, j[r] + dj
+            ww, u = w / total[r], uid[ni, nj]
+            unk = u >= 0
+            rows.append(r[unk]); cols.append(u[unk]); vals.append(-ww[unk])   # a removed neighbour: an unknown
+            b.index_add_(0, r[~unk], ww[~unk, None] * x[:, ni[~unk], nj[~unk]].T)   # a kept one: a constant
+        A = sparse.csc_matrix((torch.cat(vals).numpy(), (torch.cat(rows).numpy(), torch.cat(cols).numpy())), shape=(U, U))
+        sol = torch.from_numpy(spsolve(A, b.numpy()).reshape(U, C))
+        if noise: sol = sol + noise * 255 * torch.randn(U, C, generator=rng(seed, 7, m), dtype=torch.float64)
+        x[:, i, j] = sol.T
+    return out.round().clamp(0, 255).to(torch.uint8).to(images.device)
 
 # %% ../nbs/14_roar.ipynb #42dfdab2
 def pixel_scores(model:nn.Module, data:TensorData,
@@ -54,9 +95,9 @@ def random_scores(data:TensorData, seed:int=0) -> Tensor:
     "A random ranking: uniform scores `[N, H*W]`, the same for the same `seed`."
     return torch.rand(len(data), data.shape[1] * data.shape[2], generator=rng(seed, 6))
 
-def roar_data(data:TensorData, scores:Tensor, fraction:float, fill:Tensor) -> TensorData:
-    "`data` with the top-`fraction` pixels of each image (by `scores`) replaced by `fill`."
-    return TensorData(remove_top(data.images, scores.to(data.images.device), fraction, fill), data.labels, data.masks,
+def roar_data(data:TensorData, scores:Tensor, fraction:float, fill:Tensor|str, noise:float=0.01, seed:int=0) -> TensorData:
+    "`data` with the top-`fraction` pixels of each image (by `scores`) replaced by `fill` (see `remove_top`)."
+    return TensorData(remove_top(data.images, scores.to(data.images.device), fraction, fill, noise, seed), data.labels, data.masks,
                       data.classes, f"{data.name}-roar{fraction:g}")
 
 def channel_mean(data:TensorData) -> Tensor:
@@ -72,19 +113,23 @@ def roar(model_fn:Callable[[], nn.Module], # builds a fresh, untrained model
          model:nn.Module|None=None, # the model explained (default: one trained with `cfg`)
          retrain_method:str='original', # training method of the retrained models (a name in `methods`)
          seeds=(0,), # one retraining per seed
+         fill:str='mean', # removed pixels become: 'mean' (the training images' channel mean, Hooker et al.) or 'linear' (ROAD)
+         noise:float=0.01, # with fill='linear': the imputation's noise (`linear_impute`)
          target='label', method_args:dict|None=None, batch_size:int=256, device=None, meta:dict|None=None,
         ) -> pd.DataFrame:
     "ROAR: test accuracy of models retrained without the top-ranked pixels, one row per ranking x fraction x seed."
     device = torch.device(device) if device is not None else default_device()
     cfg = cfg or TrainConfig(epochs=1, progress=False, eval_every=0)
     for f in fractions: check(0 <= f <= 1, f"fractions must be in [0, 1], got {f}")
+    check(fill in ('mean', 'linear'), f"fill must be 'mean' or 'linear', got {fill!r}")
+    if fill == 'linear': check(max(fractions) < 1, "fill='linear' needs a kept pixel in every image: use fractions below 1")
     from satlib.saliency import saliency_methods
     for r in rankings:
         if r != 'random': saliency_methods[r]   # unknown names fail before any training
     meta = dict(meta or {})
     if model is None:
         model = model_fn(); fit(model, methods[retrain_method](), train, cfg, device=device)
-    fill = channel_mean(train)
+    value = channel_mean(train) if fill == 'mean' else 'linear'
     rows = []
     def _train_eval(tr, te, seed, ranking, fraction):
         m = model_fn()
@@ -92,7 +137,7 @@ def roar(model_fn:Callable[[], nn.Module], # builds a fresh, untrained model
         df, _ = evaluate(m, te, [CLEAN], batch_size, device, dict(meta, dataset=meta.get('dataset', test.name), seed=seed,
                                                                      epochs=cfg.epochs), seed)
         r = df.iloc[0].to_dict()
-        rows.append(dict(r, saliency=ranking, fraction=float(fraction)))
+        rows.append(dict(r, saliency=ranking, fraction=float(fraction), fill=fill))
     if 0 in fractions:
         for s in seeds: _train_eval(train, test, s, 'none', 0.)
     for ranking in rankings:
@@ -102,7 +147,7 @@ def roar(model_fn:Callable[[], nn.Module], # builds a fresh, untrained model
             s_te = pixel_scores(model, test, ranking, target, method_args, batch_size=batch_size, device=device)
         for f in fractions:
             if f == 0: continue
-            tr, te = roar_data(train, s_tr, f, fill), roar_data(test, s_te, f, fill)
+            tr, te = roar_data(train, s_tr, f, value, noise, 0), roar_data(test, s_te, f, value, noise, 1)
             for s in seeds: _train_eval(tr, te, s, ranking, f)
     cols = ['method', 'dataset', 'saliency', 'fraction', 'accuracy', 'n', 'seed', 'epochs', 'device']
     df = pd.DataFrame(rows)
