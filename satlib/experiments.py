@@ -24,9 +24,10 @@ from .zoo import TablePaths, slug
 # %% auto #0
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
-           'eval_map_agreement', 'eval_roar', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor',
-           'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison',
-           'claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'time_rows', 'timing_table']
+           'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
+           'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs',
+           'paper_comparison', 'claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'time_rows',
+           'timing_table']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -307,6 +308,22 @@ def eval_roar(model, data:TensorData, meta:dict, device, info:dict, rankings=('g
                 fill=fill, noise=noise, batch_size=batch_size, device=device, meta=meta)
 eval_roar.needs_info = True   # the runner passes the model's run record (dataset, architecture, training settings)
 evaluators['roar'] = eval_roar
+
+def eval_roar_leak(model, data:TensorData, meta:dict, device, info:dict, rankings=('gradient', 'random'), fractions=(0.2, 0.4, 0.6, 0.8),
+                   method_args=None, batch_size:int=256) -> pd.DataFrame:
+    "ROAR's leak probe (`satlib.roar.mask_leak`): test accuracy of a linear classifier that sees only which pixels each ranking removes."
+    from satlib.roar import pixel_scores, random_scores, top_mask, mask_leak
+    train = get_data(info['dataset'], None, 'train', **info.get('data_args', {}))
+    rows = []
+    for r in rankings:
+        if r == 'random': s_tr, s_te = random_scores(train, 0), random_scores(data, 1)
+        else: s_tr, s_te = [pixel_scores(model, d, r, 'label', method_args, batch_size=batch_size, device=device) for d in (train, data)]
+        for f in fractions:
+            rows.append(dict(meta, saliency=r, fraction=float(f), accuracy=mask_leak(top_mask(s_tr, f), train.labels, top_mask(s_te, f), data.labels),
+                             chance=100 / train.num_classes, n=len(data)))
+    return pd.DataFrame(rows)
+eval_roar_leak.needs_info = True
+evaluators['roar_leak'] = eval_roar_leak
 
 @evaluators.register('wsol')
 def eval_wsol(model, data:TensorData, meta:dict, device, method:str='gradient', thresholds=(0.2,), method_args=None,

@@ -16,9 +16,21 @@ from .train import fit, methods, TrainConfig
 from .evaluate import evaluate, CLEAN
 
 # %% auto #0
-__all__ = ['remove_top', 'linear_impute', 'pixel_scores', 'random_scores', 'roar_data', 'channel_mean', 'roar', 'roar_table']
+__all__ = ['top_mask', 'remove_top', 'linear_impute', 'pixel_scores', 'random_scores', 'roar_data', 'channel_mean', 'roar',
+           'roar_table', 'mask_leak']
 
 # %% ../nbs/14_roar.ipynb #8a559441
+def top_mask(scores:Tensor, # per-pixel importances [N, P]
+             fraction:float, # share t of the pixels, in [0, 1]
+            ) -> Tensor:
+    "The top-`fraction` pixels of each row of `scores` (ceil(t P) of them), bool `[N, P]`."
+    check(0 <= fraction <= 1, f"fraction must be in [0, 1], got {fraction}")
+    N, P = scores.shape
+    k = min(P, math.ceil(fraction * P - 1e-9))   # ceil, robust to float noise: 0.2 * 1024 = 204.8 -> 205
+    drop = torch.zeros(N, P, dtype=torch.bool, device=scores.device)
+    if k: drop.scatter_(1, scores.float().topk(k, 1).indices, True)
+    return drop
+
 def remove_top(images:Tensor, # uint8 images [N, C, H, W]
                scores:Tensor, # per-pixel importances [N, H*W] (or [N, 1, H, W])
                fraction:float, # share t of the pixels removed, in [0, 1]
@@ -33,9 +45,7 @@ def remove_top(images:Tensor, # uint8 images [N, C, H, W]
     check(scores.shape == (N, H * W), f"scores must be [N, H*W] = [{N}, {H * W}], got {tuple(scores.shape)}")
     check(0 <= fraction <= 1, f"fraction must be in [0, 1], got {fraction}")
     check(not isinstance(fill, str) or fill == 'linear', f"fill must be a value per channel or 'linear', got {fill!r}")
-    k = min(H * W, math.ceil(fraction * H * W - 1e-9))   # ceil, robust to float noise: 0.2 * 1024 = 204.8 -> 205
-    drop = torch.zeros(N, H * W, dtype=torch.bool, device=images.device)
-    if k: drop.scatter_(1, scores.to(images.device).float().topk(k, 1).indices, True)
+    drop = top_mask(scores.to(images.device), fraction)
     if isinstance(fill, str): return linear_impute(images, drop, noise, seed)
     fill = torch.as_tensor(fill, device=images.device).float().round().clamp(0, 255).to(torch.uint8).view(1, C, 1, 1)
     return torch.where(drop.view(N, 1, H, W), fill, images)
@@ -156,3 +166,27 @@ def roar(model_fn:Callable[[], nn.Module], # builds a fresh, untrained model
 def roar_table(df:pd.DataFrame) -> pd.DataFrame:
     "Rankings x fractions: mean test accuracy (%) over seeds (the supplement's Table 1 layout)."
     return df.groupby(['saliency', 'fraction'], sort=False).accuracy.mean().unstack('fraction')
+
+# %% ../nbs/14_roar.ipynb #45697fe2
+def mask_leak(train_masks:Tensor, train_labels:Tensor, # removal masks [N, P] (bool) and labels [N] of the training images
+              test_masks:Tensor, test_labels:Tensor, # the same for the test images
+              l2:float=1e-3, # L2 penalty on the weights
+              iters:int=200, # L-BFGS iterations
+             ) -> float:
+    "Test accuracy (%) of a logistic regression that sees only which pixels were removed (the class information in ROAR's pattern)."
+    check(train_masks.ndim == 2 and test_masks.ndim == 2 and train_masks.shape[1] == test_masks.shape[1],
+          f"masks must be [N, P] with the same P, got {tuple(train_masks.shape)} and {tuple(test_masks.shape)}")
+    check(len(train_masks) == len(train_labels) and len(test_masks) == len(test_labels), "one label per mask")
+    xtr, xte = train_masks.float().cpu(), test_masks.float().cpu()
+    mu = xtr.mean(0)
+    ytr, yte = train_labels.long().cpu(), test_labels.long().cpu()
+    C = int(max(ytr.max(), yte.max())) + 1
+    lin = nn.Linear(xtr.shape[1], C)
+    nn.init.zeros_(lin.weight); nn.init.zeros_(lin.bias)   # a convex problem: start at 0, deterministic
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=iters, history_size=20, line_search_fn='strong_wolfe')
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(lin(xtr - mu), ytr) + l2 * lin.weight.pow(2).sum()
+        loss.backward(); return loss
+    with torch.enable_grad(): opt.step(closure)
+    with torch.no_grad(): return 100 * (lin(xte - mu).argmax(1) == yte).float().mean().item()

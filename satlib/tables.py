@@ -501,11 +501,12 @@ def supp_rows() -> list[Row]:
     return rows
 
 def supp_evals(n_roar=None, n_align=1000, n_pgd=1000, fractions=(0.2, 0.4, 0.6, 0.8)) -> list[Eval]:
-    "ROAR of each model's gradient maps (`roar`) and of a random ranking (`roar_random`), the same filled by ROAD's linear imputation for Fig. 1's rows (`roar_road`, `roar_road_random`), the alignment (Fig. 4), accuracy under PGD."
+    "ROAR of each model's gradient maps (`roar`) and of a random ranking (`roar_random`), the same filled by ROAD's linear imputation for Fig. 1's rows (`roar_road`, `roar_road_random`) and the class information in their removal patterns (`roar_leak`), the alignment (Fig. 4), accuracy under PGD."
     return [Eval('roar', 'roar', dict(rankings=('gradient',), fractions=tuple(fractions)), n=n_roar),
             Eval('roar_random', 'roar', dict(rankings=('random',), fractions=tuple(fractions)), n=n_roar, rows=('Standard',)),
             Eval('roar_road', 'roar', dict(rankings=('gradient',), fractions=tuple(fractions), fill='linear'), n=n_roar, rows=SUPP_FIG1_ROWS),
             Eval('roar_road_random', 'roar', dict(rankings=('random',), fractions=tuple(fractions), fill='linear'), n=n_roar, rows=('Standard',)),
+            Eval('roar_leak', 'roar_leak', dict(rankings=('gradient', 'random'), fractions=tuple(fractions)), n=n_roar, rows=SUPP_FIG1_ROWS),
             Eval('alignment', 'alignment', dict(kind='etmann'), n=n_align),
             Eval('pgd', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 2/255, 10), AttackSpec('pgd', 8/255, 10),
                                                AttackSpec('pgd', 0.5, 10, kwargs=dict(norm='l2'))]), n=n_pgd)]
