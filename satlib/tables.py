@@ -14,13 +14,13 @@ from .zoo import TablePaths
 from .data import data_root
 
 # %% auto #0
-__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS', 'DEMO_EPOCHS',
-           'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100',
-           'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS', 'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10',
-           'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget',
-           'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers',
-           'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'supp_rows', 'supp_evals',
-           'roar_results', 'table_list']
+__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
+           'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
+           'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
+           'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'SUPP_FIG1_ROWS',
+           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence',
+           'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table',
+           'art_evals', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -44,6 +44,7 @@ def tiny_budget(**kw) -> Budget:
 
 # %% ../nbs/23_tables.ipynb #ec20551e
 SAT_CONTROLS = ('SAT control: α = 1 (random signs)', "SAT control: another image's mask", 'SAT control: flipped sign')
+PGD_SAT_CONTROL = 'PGD-SAT control: α = 1 (random signs)'   # PGD-SAT's SAT half on random ±ε₀ signs only
 # AutoAttack runs on the rows that carry the claims and the robust rows (it is the costliest evaluation on a CPU)
 AA_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0], 'PGD', 'PGD-SAT', 'TRADES', 'TRADES-SAT')
 
@@ -64,6 +65,7 @@ def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
              R('PGD', 'pgd', dict(eps=8/255, steps=5, step_size=2/255)),
              R('PGD + Uniform-Noise', 'pgd', dict(eps=8/255, steps=5, step_size=2/255, noise=8/255)),
              R('PGD-SAT', 'pgd_sat', dict(store='mask')),
+             Row(PGD_SAT_CONTROL, 'pgd_sat', dict(store='mask', alpha=1.0), role='control'),
              R('TRADES', 'trades', seeds=trades_seeds), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255), seeds=trades_seeds),
              R('TRADES-SAT', 'trades_sat', dict(store='mask'), seeds=trades_seeds)]
     return rows
@@ -131,10 +133,10 @@ class SATReport:
         if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
         return self._claims(pairs or SAT_CLAIMS, name, attack, steps, col=list(cols or self.cols))
     def controls(self, sat:str='SAT') -> pd.DataFrame:
-        "SAT against each of its controls (every `control` row), paired by seed."
+        "Each `control` row against the row it controls ('X control: ...' controls X; any other control controls `sat`), paired by seed."
         if not self.have: return self._pending('pgd results')
         ctl = [r.label for r in self.t.rows if r.role == 'control' and r.label in self.labels]
-        return self._claims([(sat, c) for c in ctl], 'pgd', col=self.cols)
+        return self._claims([(c.split(' control:')[0] if ' control:' in c else sat, c) for c in ctl], 'pgd', col=self.cols)
     def autoattack(self) -> pd.DataFrame:
         "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
         A = results(self.t, self.budget, 'autoattack', self.root)
