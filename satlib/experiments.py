@@ -298,28 +298,27 @@ eval_map_agreement.cross = True
 evaluators['map_agreement'] = eval_map_agreement
 
 def eval_roar(model, data:TensorData, meta:dict, device, info:dict, rankings=('gradient',), fractions=(0.2, 0.4, 0.6, 0.8),
-              method_args=None, fill:str='mean', noise:float=0.01, batch_size:int=256) -> pd.DataFrame:
-    "ROAR (`satlib.roar`): retrain the row's architecture, as the row's run was configured but by standard training, without the top `fractions` of each image's pixels by the model's `rankings` maps ('random': a random ranking), filled by `fill` ('mean', or 'linear': ROAD); test accuracy."
+              method_args=None, fill:str='mean', noise:float=0.01, target='label', batch_size:int=256) -> pd.DataFrame:
+    "ROAR (`satlib.roar`): retrain the row's architecture, as the row's run was configured but by standard training, without the top `fractions` of each image's pixels by the model's `rankings` maps of the `target` class ('random': a random ranking), filled by `fill` ('mean', or 'linear': ROAD); test accuracy."
     from satlib.roar import roar
     train = get_data(info['dataset'], None, 'train', **info.get('data_args', {}))
     cfg = TrainConfig(**dict(info['cfg'], seed=meta['seed'], progress=False))
     def fresh(): set_seed(cfg.seed); return build_model(info)   # every retraining starts from the same seeded weights
     return roar(fresh, train, data, tuple(rankings), tuple(fractions), cfg, model=model, seeds=(cfg.seed,), method_args=method_args,
-                fill=fill, noise=noise, batch_size=batch_size, device=device, meta=meta)
+                fill=fill, noise=noise, target=target, batch_size=batch_size, device=device, meta=meta)
 eval_roar.needs_info = True   # the runner passes the model's run record (dataset, architecture, training settings)
 evaluators['roar'] = eval_roar
 
 def eval_roar_leak(model, data:TensorData, meta:dict, device, info:dict, rankings=('gradient', 'random'), fractions=(0.2, 0.4, 0.6, 0.8),
-                   method_args=None, batch_size:int=256) -> pd.DataFrame:
-    "ROAR's leak probe (`satlib.roar.mask_leak`): test accuracy of a linear classifier that sees only which pixels each ranking removes."
-    from satlib.roar import pixel_scores, random_scores, top_mask, mask_leak
+                   method_args=None, target='label', batch_size:int=256) -> pd.DataFrame:
+    "ROAR's leak probe (`satlib.roar.mask_leak`): test accuracy of a linear classifier that sees only which pixels each ranking (maps of the `target` class) removes."
+    from satlib.roar import ranking_scores, top_mask, mask_leak
     train = get_data(info['dataset'], None, 'train', **info.get('data_args', {}))
     rows = []
     for r in rankings:
-        if r == 'random': s_tr, s_te = random_scores(train, 0), random_scores(data, 1)
-        else: s_tr, s_te = [pixel_scores(model, d, r, 'label', method_args, batch_size=batch_size, device=device) for d in (train, data)]
+        s_tr, s_te = ranking_scores(model, train, data, r, target, method_args, batch_size, device)
         for f in fractions:
-            rows.append(dict(meta, saliency=r, fraction=float(f), accuracy=mask_leak(top_mask(s_tr, f), train.labels, top_mask(s_te, f), data.labels),
+            rows.append(dict(meta, saliency=r, target=target, fraction=float(f), accuracy=mask_leak(top_mask(s_tr, f), train.labels, top_mask(s_te, f), data.labels),
                              chance=100 / train.num_classes, n=len(data)))
     return pd.DataFrame(rows)
 eval_roar_leak.needs_info = True

@@ -16,8 +16,8 @@ from .train import fit, methods, TrainConfig
 from .evaluate import evaluate, CLEAN
 
 # %% auto #0
-__all__ = ['top_mask', 'remove_top', 'linear_impute', 'pixel_scores', 'random_scores', 'roar_data', 'channel_mean', 'roar',
-           'roar_table', 'mask_leak']
+__all__ = ['top_mask', 'remove_top', 'linear_impute', 'pixel_scores', 'random_scores', 'ranking_scores', 'roar_data',
+           'channel_mean', 'roar', 'roar_table', 'mask_leak']
 
 # %% ../nbs/14_roar.ipynb #8a559441
 def top_mask(scores:Tensor, # per-pixel importances [N, P]
@@ -43,7 +43,6 @@ def remove_top(images:Tensor, # uint8 images [N, C, H, W]
     N, C, H, W = images.shape
     scores = scores.reshape(len(scores), -1)
     check(scores.shape == (N, H * W), f"scores must be [N, H*W] = [{N}, {H * W}], got {tuple(scores.shape)}")
-    check(0 <= fraction <= 1, f"fraction must be in [0, 1], got {fraction}")
     check(not isinstance(fill, str) or fill == 'linear', f"fill must be a value per channel or 'linear', got {fill!r}")
     drop = top_mask(scores.to(images.device), fraction)
     if isinstance(fill, str): return linear_impute(images, drop, noise, seed)
@@ -105,6 +104,14 @@ def random_scores(data:TensorData, seed:int=0) -> Tensor:
     "A random ranking: uniform scores `[N, H*W]`, the same for the same `seed`."
     return torch.rand(len(data), data.shape[1] * data.shape[2], generator=rng(seed, 6))
 
+def ranking_scores(model:nn.Module, train:TensorData, test:TensorData,
+                   ranking:str='gradient', # a name in `saliency_methods`, or 'random'
+                   target='label', # class explained: 'label' or 'pred'
+                   method_args:dict|None=None, batch_size:int=256, device=None) -> tuple[Tensor, Tensor]:
+    "Scores `[N, H*W]` of `train` and of `test` by one ranking: `model`'s `pixel_scores`, or `random_scores` (seeds 0 and 1)."
+    if ranking == 'random': return random_scores(train, 0), random_scores(test, 1)
+    return tuple(pixel_scores(model, d, ranking, target, method_args, batch_size=batch_size, device=device) for d in (train, test))
+
 def roar_data(data:TensorData, scores:Tensor, fraction:float, fill:Tensor|str, noise:float=0.01, seed:int=0) -> TensorData:
     "`data` with the top-`fraction` pixels of each image (by `scores`) replaced by `fill` (see `remove_top`)."
     return TensorData(remove_top(data.images, scores.to(data.images.device), fraction, fill, noise, seed), data.labels, data.masks,
@@ -151,10 +158,7 @@ def roar(model_fn:Callable[[], nn.Module], # builds a fresh, untrained model
     if 0 in fractions:
         for s in seeds: _train_eval(train, test, s, 'none', 0.)
     for ranking in rankings:
-        if ranking == 'random': s_tr, s_te = random_scores(train, 0), random_scores(test, 1)
-        else:
-            s_tr = pixel_scores(model, train, ranking, target, method_args, batch_size=batch_size, device=device)
-            s_te = pixel_scores(model, test, ranking, target, method_args, batch_size=batch_size, device=device)
+        s_tr, s_te = ranking_scores(model, train, test, ranking, target, method_args, batch_size, device)
         for f in fractions:
             if f == 0: continue
             tr, te = roar_data(train, s_tr, f, value, noise, 0), roar_data(test, s_te, f, value, noise, 1)

@@ -503,12 +503,14 @@ def supp_rows() -> list[Row]:
     return rows
 
 def supp_evals(n_roar=None, n_align=1000, n_pgd=1000, fractions=(0.2, 0.4, 0.6, 0.8)) -> list[Eval]:
-    "ROAR of each model's gradient maps (`roar`) and of a random ranking (`roar_random`), the same filled by ROAD's linear imputation for Fig. 1's rows (`roar_road`, `roar_road_random`) and the class information in their removal patterns (`roar_leak`), the alignment (Fig. 4), accuracy under PGD."
+    "ROAR of each model's gradient maps (`roar`) and of a random ranking (`roar_random`), the same filled by ROAD's linear imputation for Fig. 1's rows (`roar_road`, `roar_road_random`) and the class information in their removal patterns (`roar_leak`); for Fig. 1's rows also ROAR and the leak with maps of the predicted class instead of the label (`roar_pred`, `roar_leak_pred`); the alignment (Fig. 4), accuracy under PGD."
     return [Eval('roar', 'roar', dict(rankings=('gradient',), fractions=tuple(fractions)), n=n_roar),
             Eval('roar_random', 'roar', dict(rankings=('random',), fractions=tuple(fractions)), n=n_roar, rows=('Standard',)),
             Eval('roar_road', 'roar', dict(rankings=('gradient',), fractions=tuple(fractions), fill='linear'), n=n_roar, rows=SUPP_FIG1_ROWS),
             Eval('roar_road_random', 'roar', dict(rankings=('random',), fractions=tuple(fractions), fill='linear'), n=n_roar, rows=('Standard',)),
             Eval('roar_leak', 'roar_leak', dict(rankings=('gradient', 'random'), fractions=tuple(fractions)), n=n_roar, rows=SUPP_FIG1_ROWS),
+            Eval('roar_pred', 'roar', dict(rankings=('gradient',), fractions=tuple(fractions), target='pred'), n=n_roar, rows=SUPP_FIG1_ROWS),
+            Eval('roar_leak_pred', 'roar_leak', dict(rankings=('gradient',), fractions=tuple(fractions), target='pred'), n=n_roar, rows=SUPP_FIG1_ROWS),
             Eval('alignment', 'alignment', dict(kind='etmann'), n=n_align),
             Eval('pgd', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 2/255, 10), AttackSpec('pgd', 8/255, 10),
                                                AttackSpec('pgd', 0.5, 10, kwargs=dict(norm='l2'))]), n=n_pgd)]
@@ -528,12 +530,14 @@ tables.register('supp_roar_cifar10')(Table(
     notebook='nbs/tables/supp_fig1_roar_cifar.ipynb, nbs/tables/supp_table1_roar_cifar.ipynb'))
 
 # %% ../nbs/23_tables.ipynb #a8353d41
-def roar_results(t, budget:str, root=None, fill:str='mean') -> pd.DataFrame:
-    "ROAR accuracy of each row's gradient maps and of the random ranking (method 'Random ranking'), one column per removed share ('20%', ...): what `paper_table` and `claims` take. `fill='linear'`: the ROAD-filled runs."
+def roar_results(t, budget:str, root=None, fill:str='mean', target:str='label') -> pd.DataFrame:
+    "ROAR accuracy of each row's gradient maps and of the random ranking (method 'Random ranking'), one column per removed share ('20%', ...): what `paper_table` and `claims` take. `fill='linear'`: the ROAD-filled runs; `target='pred'`: maps of the predicted class (mean fill only; the random ranking is the same)."
     t = tables[t] if isinstance(t, str) else t
     check(fill in ('mean', 'linear'), f"fill must be 'mean' or 'linear', got {fill!r}")
+    check(target in ('label', 'pred'), f"target must be 'label' or 'pred', got {target!r}")
+    check(fill == 'mean' or target == 'label', "ROAR with maps of the predicted class is declared with the mean fill only: use fill='mean'")
     e = 'roar' if fill == 'mean' else 'roar_road'
-    g, r = results(t, budget, e, root), results(t, budget, f'{e}_random', root)
+    g, r = results(t, budget, e if target == 'label' else f'{e}_pred', root), results(t, budget, f'{e}_random', root)
     df = pd.concat([g, r.assign(method='Random ranking')] if len(r) else [g], ignore_index=True)
     return df.assign(col=[f"{f:.0%}" for f in df.fraction]) if len(df) else df
 
