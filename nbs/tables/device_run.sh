@@ -10,9 +10,10 @@
 # trained or evaluated again. Back in $OUT: `tables-TABLE-BUDGET.tar` (the table's results and zoo
 # files, to unpack at the repository root here: `tar xf tables-TABLE-BUDGET.tar`), `runs-TABLE-BUDGET.tar`
 # (unfinished run folders, to carry to the next call) and `log.txt`.
-# The device tool sends the working tree, at most 64 MiB: when the committed zoo makes it larger, move
-# the zoo folders this call does not need out of the tree before the call (`mv zoo /tmp/zoo.aside`,
-# keeping `zoo/TABLE/BUDGET` if it exists) and put them back after (`git checkout -- zoo` restores them).
+# The device tool sends the working tree, at most 64 MiB, and the committed zoo alone is larger: before
+# the call run `bash nbs/tables/device_tree.sh aside` here (the zoo leaves the index and is ignored, so it
+# stays here; carry `zoo/TABLE/BUDGET` if the call needs that table's models), and after it
+# `bash nbs/tables/device_tree.sh back`.
 set -uo pipefail
 TABLE=${1:?usage: device_run.sh TABLE BUDGET [WORKERS] [-- satlib table options]}; BUDGET=${2:?budget}; WORKERS=${3:-4}
 shift $(( $# < 3 ? $# : 3 )); [ "${1:-}" = "--" ] && shift
