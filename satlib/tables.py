@@ -163,10 +163,11 @@ class SATReport:
         "Sentences computed from the claims and controls at `col`."
         if not self.have: return repr(self._pending('pgd results'))
         out = [f"{budget_line(self.t, self.budget)}", '', "The paper's claims (PGD-5):"]
-        say = lambda df: [f"- {c}: {r['diff']:+.2f} points (95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds): {r.verdict}."
+        ci = lambda r: f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
+        say = lambda df: [f"- {c}: {r['diff']:+.2f} points ({ci(r)}): {r.verdict}."
                           for (c, cl), r in df.iterrows() if cl == col] if isinstance(df, pd.DataFrame) else [f"- {df!r}"]
         C, K = self.claims(), self.controls()
-        out += say(C) + ['', "SAT against its controls:"] + say(K)
+        out += say(C) + ['', "Each SAT method against its controls:"] + say(K)
         if isinstance(C, pd.DataFrame) and ('SAT > Original', col) in C.index and 'SAT' in [r.label for r in self.t.rows if r.paper]:
             pa = self.t.row('SAT').paper.get(col), self.t.row('Original').paper.get(col)
             if None not in pa:
