@@ -26,8 +26,8 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval'
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
            'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs',
-           'paper_comparison', 'claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'time_rows',
-           'timing_table']
+           'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
+           'time_rows', 'timing_table']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -676,6 +676,11 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
             rows.append(dict(claim=f"{a} > {b}", column=cl, a=r[a], b=r[b], diff=r['diff'], ci_low=r.ci_low, ci_high=r.ci_high,
                              seeds=int(r.seeds), verdict=v))
     return pd.DataFrame(rows).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
+
+def claim_line(claim:str, r, col:str|None=None) -> str:
+    "One sentence for one row `r` of `claims`: the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
+    ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
+    return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f} points ({ci}): {r.verdict}."
 
 def describe(t, budget:str) -> pd.DataFrame:
     "The table's rows at `budget`: method, options, training overrides, seeds and role (what a notebook states up front)."

@@ -9,7 +9,7 @@ import pandas as pd
 from .core import *
 from .evaluate import AttackSpec, CLEAN
 from .sat import stretched_alpha
-from .experiments import Table, Row, Budget, Eval, Maps, RunOf, tables, status, plan, run_table, results, paper_comparison, claims, budget_line, show_line
+from .experiments import Table, Row, Budget, Eval, Maps, RunOf, tables, status, plan, run_table, results, paper_comparison, claims, claim_line, budget_line, show_line
 from .zoo import TablePaths
 from .data import data_root
 
@@ -133,10 +133,11 @@ class SATReport:
         if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
         return self._claims(pairs or SAT_CLAIMS, name, attack, steps, col=list(cols or self.cols))
     def controls(self, sat:str='SAT') -> pd.DataFrame:
-        "Each `control` row against the row it controls ('X control: ...' controls X; any other control controls `sat`), paired by seed."
+        "Each `control` row against the row it controls ('X control: ...' controls row X; SAT's controls and any other control control `sat`), paired by seed."
         if not self.have: return self._pending('pgd results')
         ctl = [r.label for r in self.t.rows if r.role == 'control' and r.label in self.labels]
-        return self._claims([(c.split(' control:')[0] if ' control:' in c else sat, c) for c in ctl], 'pgd', col=self.cols)
+        of = lambda c: c.split(' control:')[0] if ' control:' in c else 'SAT'
+        return self._claims([(of(c) if of(c) != 'SAT' and of(c) in self.labels else sat, c) for c in ctl], 'pgd', col=self.cols)
     def autoattack(self) -> pd.DataFrame:
         "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
         A = results(self.t, self.budget, 'autoattack', self.root)
@@ -163,9 +164,7 @@ class SATReport:
         "Sentences computed from the claims and controls at `col`."
         if not self.have: return repr(self._pending('pgd results'))
         out = [f"{budget_line(self.t, self.budget)}", '', "The paper's claims (PGD-5):"]
-        ci = lambda r: f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
-        say = lambda df: [f"- {c}: {r['diff']:+.2f} points ({ci(r)}): {r.verdict}."
-                          for (c, cl), r in df.iterrows() if cl == col] if isinstance(df, pd.DataFrame) else [f"- {df!r}"]
+        say = lambda df: [claim_line(c, r) for (c, cl), r in df.iterrows() if cl == col] if isinstance(df, pd.DataFrame) else [f"- {df!r}"]
         C, K = self.claims(), self.controls()
         out += say(C) + ['', "Each SAT method against its controls:"] + say(K)
         if isinstance(C, pd.DataFrame) and ('SAT > Original', col) in C.index and 'SAT' in [r.label for r in self.t.rows if r.paper]:
