@@ -359,21 +359,28 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
     if device.type == 'cpu': keep_freed_memory()
     t0 = time.time(); s = job.spec
     if job.kind == 'train':
-        rd = paths.run_dir(table, budget, job.key)
-        margs = {k: (str(paths.run_dir(table, budget, 'stores') / f"{v['maps']}.pt") if isinstance(v, dict) and 'maps' in v else
-                     str(_zoo_of(paths, table, budget, v['run'])) if isinstance(v, dict) and 'run' in v else v)
-                 for k, v in s['method_args'].items()}
-        cfg = TrainConfig(**s['train'])
-        info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
-                         cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'])
-        net, _ = load_run(rd, 'cpu')
-        info.update(key=job.key, table=table, budget=budget, test_split=s['test_split'])
-        zoo = []
+        have = _intact_runs(paths, table, budget, job.key)
+        if len(have):   # this configuration finished under another label (a row run before its teacher was asked for): no second training
+            h = have.iloc[0]
+            net, info = load_run(paths.zoo / h.zoo, 'cpu')
+            log = read_jsonl(paths.result_dir(table, budget) / 'logs' / f"{slug(h.label)}-s{h.seed}.jsonl")
+        else:
+            rd = paths.run_dir(table, budget, job.key)
+            margs = {k: (str(paths.run_dir(table, budget, 'stores') / f"{v['maps']}.pt") if isinstance(v, dict) and 'maps' in v else
+                         str(_zoo_of(paths, table, budget, v['run'])) if isinstance(v, dict) and 'run' in v else v)
+                     for k, v in s['method_args'].items()}
+            cfg = TrainConfig(**s['train'])
+            info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
+                             cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'])
+            net, _ = load_run(rd, 'cpu'); log = read_jsonl(rd / 'log.jsonl')
+            info.update(key=job.key, table=table, budget=budget, test_split=s['test_split'])
+        zoo = [dict(label=r.label, seed=int(r.seed), role=r.role, zoo=r.zoo, sha256=r.sha256, weights=r.weights) for r in have.itertuples()]
         for lab, seed, role in [[job.label, job.seed, s['role']]] + s['also']:
+            if any((z['label'], z['seed']) == (lab, seed) for z in zoo): continue   # already in the zoo: kept as it is
             zf = save_model(paths.zoo_file(table, budget, lab, seed), net, dict(info, label=lab, seed=seed, role=role))
             zoo.append(dict(label=lab, seed=seed, role=role, zoo=str(zf.relative_to(paths.zoo)), sha256=file_hash(zf, 64),
                             weights=weights_hash(load_run(zf)[0])))
-        return dict(info=info, zoo=zoo, log=read_jsonl(rd / 'log.jsonl'), seconds=time.time() - t0)
+        return dict(info=info, zoo=zoo, log=log, seconds=time.time() - t0, reused=h.label if len(have) else None)
     if job.kind == 'store':
         m = s['maps']['__Maps']
         teacher = _zoo_of(paths, table, budget, s['teacher'])
@@ -396,6 +403,13 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
         (lab, net), = models.items()
         df = ev(net, data, metas[lab], device, **s['params'], **({'info': infos[lab]} if getattr(ev, 'needs_info', False) else {}))
     return dict(rows=df.to_dict('records'), seconds=time.time() - t0)
+
+def _intact_runs(paths:TablePaths, table:str, budget:str, key:str|None=None) -> pd.DataFrame:
+    "runs.csv's entries (of run `key`, or all) whose zoo file is on disk and intact."
+    r = _read(paths.result_dir(table, budget) / 'runs.csv')
+    if not len(r): return r
+    r = r[r.key == key] if key is not None else r
+    return r[[(paths.zoo / z).is_file() and file_hash(paths.zoo / z, 64) == h for z, h in zip(r.zoo, r.sha256)]]
 
 def _zoo_of(paths:TablePaths, table:str, budget:str, key:str) -> Path:
     "The zoo file of the finished run `key` (from runs.csv)."
@@ -514,11 +528,7 @@ def _record_cell(paths:TablePaths, table:str, budget:str, job:Job, rec:dict):
 def pending(t:Table, budget:str, jobs:list[Job], paths:TablePaths) -> list[Job]:
     "The jobs of `jobs` not yet done: runs without an intact zoo model, cells not in their CSV, stores not on disk."
     d = paths.result_dir(t.name, budget)
-    runs = _read(d / 'runs.csv')
-    ok = set()
-    for r in runs.itertuples() if len(runs) else []:
-        z = paths.zoo / r.zoo
-        if z.is_file() and file_hash(z, 64) == r.sha256: ok.add((r.key, r.label, r.seed))
+    ok = {(r.key, r.label, r.seed) for r in _intact_runs(paths, t.name, budget).itertuples()}
     done = {j.key for j in jobs if j.kind == 'train' and all((j.key, l, s) in ok for l, s, _ in [[j.label, j.seed, 0]] + j.spec['also'])}
     cells = {}
     for j in jobs:
@@ -591,9 +601,10 @@ def run_table(table, # a `Table` or a registered table name
                     if verbose and not isinstance(e, SatlibError): traceback.print_exception(e)
                     continue
                 if j.kind == 'train':
-                    _record_run(paths, t.name, budget, j, rec); trained += 1
+                    _record_run(paths, t.name, budget, j, rec); trained += not rec.get('reused')
                     fin_ = rec['info'].get('final') or {}
-                    what = f"trained {j.label} seed {j.seed}: {rec['info']['epochs_done']} epochs, {rec['seconds']:.0f}s" + (
+                    what = (f"{j.label} seed {j.seed}: the finished run of {rec['reused']} (same configuration), not trained again" if rec.get('reused') else
+                            f"trained {j.label} seed {j.seed}: {rec['info']['epochs_done']} epochs, {rec['seconds']:.0f}s") + (
                         f", test acc {100 * fin_['test_acc']:.1f}%" if fin_.get('test_acc') is not None else '')
                 elif j.kind == 'eval':
                     _record_cell(paths, t.name, budget, j, rec); what = f"{j.spec['eval']}: {j.label} seed {j.seed} ({rec['seconds']:.0f}s)"
