@@ -4,13 +4,14 @@
 
 # %% ../nbs/13_corruptions.ipynb #fb14346e
 from __future__ import annotations
-import os, sys, types, inspect, importlib.util, warnings
+import os, sys, types, inspect, importlib.util, warnings, contextlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn, Tensor
 from .core import *
+from .core import progress as progress_bar
 from .data import TensorData, data_root
 from .evaluate import evaluate, CLEAN
 
@@ -102,6 +103,7 @@ def corrupt_images(images:Tensor, # uint8 images [N, C, H, W], C = 1 or 3, H and
                    seed:int=0, # seed of the corruption's randomness
                    chunk:int=64, # images per seeded chunk
                    workers:int=0, # worker processes (0: in this process)
+                   progress:bool|None=None, # a bar over the images (None: when someone watches)
                   ) -> Tensor:
     "The images corrupted by `corruption` at `severity`, uint8 `[N, C, H, W]` on the input's device."
     ic = _imagecorruptions()
@@ -117,10 +119,12 @@ def corrupt_images(images:Tensor, # uint8 images [N, C, H, W], C = 1 or 3, H and
     if C == 1: arr = arr[..., 0]
     jobs = [(arr[i:i + chunk], corruption, int(severity), _chunk_seed(seed, corruption, int(severity), i // chunk))
             for i in range(0, N, chunk)]
-    if workers and len(jobs) > 1:
-        import concurrent.futures as cf, multiprocessing as mp
-        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as ex: outs = list(ex.map(_corrupt_chunk, jobs))
-    else: outs = [_corrupt_chunk(j) for j in jobs]
+    parallel = workers and len(jobs) > 1
+    if parallel: import concurrent.futures as cf, multiprocessing as mp
+    bar, outs = progress_bar(desc=f"corrupt {corruption} s{int(severity)}", total=N, enabled=progress, unit='img'), []
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) if parallel else contextlib.nullcontext() as ex:
+        for o in (ex.map if ex else map)(_corrupt_chunk, jobs): outs.append(o); bar.update(len(o))
+    bar.close()
     out = torch.from_numpy(np.concatenate(outs) if outs else np.zeros((0, H, W, 3), np.uint8))
     out = out.float().mean(-1, keepdim=True).round().to(torch.uint8) if C == 1 else out
     return out.permute(0, 3, 1, 2).contiguous().to(images.device)
@@ -128,11 +132,13 @@ def corrupt_images(images:Tensor, # uint8 images [N, C, H, W], C = 1 or 3, H and
 # %% ../nbs/13_corruptions.ipynb #35373a00
 def corrupted(data:TensorData, corruption:str, severity:int,
               n:int|None=None, # only the first n examples
-              seed:int=0, workers:int=0) -> TensorData:
+              seed:int=0, workers:int=0,
+              progress:bool|None=None, # a bar over the images (None: when someone watches)
+             ) -> TensorData:
     "A copy of `data` (or its first `n` examples) with corrupted images."
     d = data if n is None or n >= len(data) else data.subset(slice(0, n))
-    return TensorData(corrupt_images(d.images, corruption, severity, seed, workers=workers), d.labels, d.masks,
-                      d.classes, f"{d.name}-{corruption}-{severity}")
+    return TensorData(corrupt_images(d.images, corruption, severity, seed, workers=workers, progress=progress),
+                      d.labels, d.masks, d.classes, f"{d.name}-{corruption}-{severity}")
 
 def evaluate_corruptions(model:nn.Module, data:TensorData,
                          corruptions=CORRUPTIONS, # names to run
@@ -141,22 +147,28 @@ def evaluate_corruptions(model:nn.Module, data:TensorData,
                          clean:bool=True, # add the clean accuracy (corruption 'none', severity 0)
                          on_error:str='skip', # 'skip': NaN row with the error; 'raise': stop
                          batch_size:int=256, device=None, meta:dict|None=None, seed:int=0, workers:int=0,
+                         progress:bool|None=None, # one bar over corruptions x severities (None: when someone watches)
                         ) -> tuple[pd.DataFrame, dict]:
     "Accuracy under each corruption and severity: tidy rows (evaluate's columns + corruption, severity) and outcomes."
     check(on_error in ('skip', 'raise'), f"on_error must be 'skip' or 'raise', got {on_error!r}")
     base = data if n is None or n >= len(data) else data.subset(slice(0, n))
     rows, outs = [], {}
     jobs = ([('none', 0)] if clean else []) + [(c, s) for c in corruptions for s in severities]
-    for c, s in jobs:
-        try: d = base if c == 'none' else corrupted(base, c, s, seed=seed, workers=workers)
-        except Exception as e:
-            if on_error == 'raise' or isinstance(e, SatlibError): raise
-            warnings.warn(f"corruption {c} (severity {s}) failed: {type(e).__name__}: {e}")
-            rows.append(dict(corruption=c, severity=s, accuracy=float('nan'), n=len(base), error=f"{type(e).__name__}: {e}"))
-            continue
-        df, o = evaluate(model, d, [CLEAN], batch_size, device, dict(meta or {}, dataset=(meta or {}).get('dataset', base.name)), seed)
-        rows.append(dict(df.iloc[0], corruption=c, severity=s, error=''))
-        outs[c, s] = o[CLEAN.key]
+    bar = progress_bar(desc=f"corruptions {base.name}", total=len(jobs), enabled=progress, unit='set')
+    with contextlib.closing(bar):
+        for c, s in jobs:   # the bar covers corrupting and evaluating; the inner bars stay off
+            bar.set_postfix_str('clean' if c == 'none' else f"{c} s{s}")
+            try: d = base if c == 'none' else corrupted(base, c, s, seed=seed, workers=workers, progress=False)
+            except Exception as e:
+                if on_error == 'raise' or isinstance(e, SatlibError): raise
+                warnings.warn(f"corruption {c} (severity {s}) failed: {type(e).__name__}: {e}")
+                rows.append(dict(corruption=c, severity=s, accuracy=float('nan'), n=len(base), error=f"{type(e).__name__}: {e}"))
+                bar.update(); continue
+            df, o = evaluate(model, d, [CLEAN], batch_size, device, dict(meta or {}, dataset=(meta or {}).get('dataset', base.name)),
+                             seed, progress=False)
+            rows.append(dict(df.iloc[0], corruption=c, severity=s, error=''))
+            outs[c, s] = o[CLEAN.key]
+            bar.update()
     return pd.DataFrame(rows), outs
 
 def corruption_table(df:pd.DataFrame, columns:dict|None=None) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-import os, sys, subprocess
+import os, sys, subprocess, importlib
 from pathlib import Path
 import pytest
 
@@ -11,6 +11,15 @@ def satlib_cmd(*args, env=None, check=True, timeout=600, **kw):
     r = subprocess.run([str(BIN / 'satlib'), *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout, **kw)
     if check and r.returncode != 0: raise AssertionError(f"satlib {' '.join(map(str, args))} failed:\n{r.stdout}\n{r.stderr}")
     return r
+
+def need(module:str, extra:str='peers'):
+    "`module` imported, or the test (or the whole test file, at its top) skipped naming the satlib extra that installs it."
+    __tracebackhide__ = True   # pytest reports the caller's line
+    try: return importlib.import_module(module)
+    except ImportError as e:   # the module itself missing, or one it needs (or a broken install)
+        top = module.split('.')[0]
+        why = f"{top} is not installed" if (e.name or '').split('.')[0] == top else f"{module} does not import ({e})"
+    pytest.skip(f"{why}: pip install -e '.[{extra}]'", allow_module_level=True)
 
 @pytest.fixture
 def satlib():

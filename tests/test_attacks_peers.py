@@ -6,7 +6,8 @@ points. The model is a small CNN trained for a few seconds on 16-pixel BuiltinSh
 """
 import pytest, torch
 from torch import nn
-torchattacks = pytest.importorskip('torchattacks')
+from conftest import need
+torchattacks = need('torchattacks')
 from satlib.attacks import PGD, FGSM
 from satlib.data import BuiltinShapes
 from satlib.train import fit, TrainConfig, Original

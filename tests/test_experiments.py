@@ -3,7 +3,7 @@ import json, os, random, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
 import pytest, torch
-from conftest import satlib_cmd, BIN, ROOT
+from conftest import satlib_cmd, need, BIN, ROOT
 
 TABLE = 'sat_table2_builtin'
 
@@ -51,7 +51,7 @@ def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
 
 def test_submitit_executor_local_mode(tmp_path):
     "The cluster executor (submitit), in submitit's own local mode, gives the rows the default one gives."
-    pytest.importorskip('submitit')
+    need('submitit', 'cluster')
     a, b = tmp_path / 'inline', tmp_path / 'submitit'
     rows = ['--rows', 'Original', 'SAT']
     p = _table(a, *rows); assert p.wait(timeout=900) == 0, p.stderr.read()

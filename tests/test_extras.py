@@ -1,7 +1,7 @@
 "Optional features say which extra to install when their package is missing (`pip install 'satlib[NAME]'`)."
-import configparser, shlex, sys
+import configparser, os, shlex, subprocess, sys
 import pytest, torch
-from conftest import ROOT
+from conftest import ROOT, need
 import satlib.corruptions, satlib.experiments
 from satlib.core import SatlibError
 from satlib.attacks import AutoAttack
@@ -29,3 +29,18 @@ def test_corruptions_without_their_extra(monkeypatch):
 def test_cluster_executor_without_its_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, 'submitit', None)
     with pytest.raises(SatlibError, match=r"pip install 'satlib\[cluster\]'"): satlib.experiments.SubmititExecutor(tmp_path, 'local')
+
+@pytest.mark.parametrize('module', ['captum.attr', 'pytorch_grad_cam', 'torchattacks'])
+def test_peer_cross_checks_skip_naming_their_extra(monkeypatch, module):
+    assert {'captum', 'grad-cam', 'torchattacks'} <= set(_extras()['peers'])
+    monkeypatch.setitem(sys.modules, module, None)      # as if not installed
+    with pytest.raises(pytest.skip.Exception, match=rf"^{module.split('.')[0]} is not installed: pip install -e '\.\[peers\]'$"):
+        need(module)
+
+def test_docs_build_without_its_extra(tmp_path):
+    "`bash docs/build` checks the docs extra first: one line naming it, before npm or nbdev runs."
+    (tmp_path / 'sitecustomize.py').write_text("import sys; sys.modules['sphinx'] = None   # as if not installed\n")
+    r = subprocess.run(['bash', str(ROOT / 'docs' / 'build'), str(tmp_path / 'site')], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(tmp_path)))
+    assert r.returncode != 0 and r.stdout == '' and not (tmp_path / 'site').exists()
+    assert r.stderr == "satlib docs: sphinx is not installed; install the docs extra: pip install -e '.[docs]'\n", r.stderr

@@ -7,8 +7,9 @@ print the table of errors.
 """
 import numpy as np, pytest, torch, torch.nn.functional as F, torchvision
 from torch import nn
-captum_attr = pytest.importorskip('captum.attr')
-pgc = pytest.importorskip('pytorch_grad_cam')
+from conftest import need
+captum_attr = need('captum.attr')
+pgc = need('pytorch_grad_cam')
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from satlib.models import get_model
 from satlib.saliency import (saliency, gradient, guided_backprop, gradcam, gradcam_pp, guided_gradcam_pp,
