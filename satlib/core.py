@@ -29,15 +29,20 @@ def check(cond:bool, msg:str):
 # %% ../nbs/00_core.ipynb #9ef2d13e
 class Registry(dict):
     "A named family of callables (`models`, `methods`, ...); unknown names list the valid ones."
-    def __init__(self, kind:str): super().__init__(); self.kind = kind
+    def __init__(self, kind:str,
+                 provider:str|None=None): # a module that registers the family's built-in members, imported on the first miss
+        super().__init__(); self.kind, self.provider = kind, provider
     def register(self, name:str|None=None):
         "Decorator: register `f` under `name` (default: its `__name__`)."
         def _inner(f): self[name or f.__name__] = f; return f
         return _inner
     def __getitem__(self, name):
+        if name not in self and self.provider:   # e.g. the papers' tables, defined in a module above the runner's
+            import importlib; importlib.import_module(self.provider); self.provider = None
         if name not in self:
             raise SatlibError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self))}")
         return super().__getitem__(name)
+
 
 # %% ../nbs/00_core.ipynb #9dccc9f6
 def check_eps(eps:float, name:str='eps') -> float:

@@ -22,8 +22,8 @@ from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
 
 # %% auto #0
-__all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
-           'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
+__all__ = ['tables', 'evaluators', 'BROKEN_POOL', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
+           'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
            'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs',
            'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
@@ -110,7 +110,7 @@ class Table:
         check(name in self.budgets, f"table {self.name} has no budget {name!r}; budgets: {', '.join(self.budgets)}")
         return self.budgets[name]
 
-tables = Registry('table')
+tables = Registry('table', provider='satlib.tables')   # the papers' tables register on first use
 
 # %% ../nbs/22_experiments.ipynb #5be83f89
 def _canon(v):
@@ -458,8 +458,13 @@ class LocalExecutor:
         check(workers >= 1, f"workers must be >= 1, got {workers}")
         self.workers, self.threads = workers, threads or max(1, (os.cpu_count() or 1) // workers)
         self.pool = cf.ProcessPoolExecutor(workers, mp.get_context('spawn'), initializer=_lib('_init_worker'), initargs=(self.threads,))
-    def submit(self, fn, *args): return self.pool.submit(fn, *args)
+    def submit(self, fn, *args):
+        try: return self.pool.submit(fn, *args)
+        except cf.process.BrokenProcessPool: raise SatlibError(BROKEN_POOL) from None
     def shutdown(self): self.pool.shutdown(wait=True, cancel_futures=True)
+
+BROKEN_POOL = ("a worker process died (out of memory, killed, or a script that calls run_table with workers > 1 outside "
+               "`if __name__ == '__main__':`, which every worker re-imports); finished jobs are kept: run again to resume")
 
 class SubmititExecutor:
     "Jobs as submitit jobs: `cluster='slurm'` on a Slurm cluster, 'local' for local processes (tests), 'debug' in-process."
@@ -558,6 +563,9 @@ def run_table(table, # a `Table` or a registered table name
               verbose:bool=True, evals=None, # only these evaluations (names; None: all)
               progress:bool|None=None) -> dict: # a bar over the jobs (None: when someone watches; never without `verbose`)
     "Train and evaluate everything of `table` at `budget` that is not done yet; return a summary."
+    if getattr(mp.current_process(), '_inheriting', False):   # a spawned worker still bootstrapping: it is re-importing the script
+        sys.exit("satlib: run_table runs again in a worker process that re-imports your script: "
+                 "call it under `if __name__ == '__main__':`")   # one line from each worker, instead of workers starting workers
     t = tables[table] if isinstance(table, str) else table
     paths = TablePaths(root)
     jobs = plan(t, budget, rows, seeds, device=str(device) if device is not None else None, evals=evals)
@@ -591,6 +599,7 @@ def run_table(table, # a `Table` or a registered table name
             for k in fin:
                 j, f = running.pop(k)
                 try: rec = _result(f)
+                except cf.process.BrokenProcessPool: raise SatlibError(BROKEN_POOL) from None
                 except Exception as e:
                     errors.append((j, e)); by_key.pop(k, None); dead = {k}
                     while True:   # its dependants, and theirs, cannot run

@@ -87,3 +87,13 @@ def test_zoo_reproduces_committed_clean_accuracy(table):
             want = res[(res.method == r.label) & (res.seed == 0) & (res.attack == 'none')].accuracy
             assert len(want), f"{table} ({budget}): no clean accuracy of {r.label} in {ev.name}.csv"
             assert abs(acc - want.iloc[0]) <= 0.2, f"{table} ({budget}) {r.label}: zoo model gives {acc:.2f}%, the CSV {want.iloc[0]:.2f}%"
+
+def test_script_without_main_guard(tmp_path):
+    "A script that calls run_table with workers outside `if __name__ == '__main__':` gets the fix in one line, from each worker and from the run."
+    s = tmp_path / 'no_guard.py'
+    s.write_text(f"from satlib.experiments import run_table\nrun_table({TABLE!r}, 'tiny', workers=2, root={str(tmp_path / 'root')!r}, device='cpu')\n")
+    r = subprocess.run([sys.executable, str(s)], capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert r.returncode != 0
+    assert "call it under `if __name__ == '__main__':`" in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1].startswith("satlib.core.SatlibError: a worker process died"), r.stderr[-2000:]
+    assert 'trained' not in r.stdout
