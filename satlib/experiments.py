@@ -68,6 +68,7 @@ class Eval:
     params: dict = field(default_factory=dict)
     n: int|None = None        # random test images (seeded, the same for every model); None: all
     rows: tuple|None = None   # row labels to evaluate (None: every row that is not a teacher)
+    test_args: dict = field(default_factory=dict)   # test-split options for this evaluation only (e.g. missing_mask='drop': the masked images)
 
 @dataclass
 class Budget:
@@ -202,6 +203,7 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
         labels = e.rows if e.rows is not None else [r.label for r in t.rows if r.role != 'teacher']
         for lab in labels: t.row(lab)
         test = dict(_data(b), n=e.n)
+        if e.test_args: test['test_args'] = dict(b.test_args, **e.test_args)   # (only then: the other cells keep their keys)
         if getattr(ev, 'cross', False):   # one cell per seed over all the rows' models (e.g. transfer)
             for s in sorted({s for (lab, s) in needed if lab in labels}):
                 keys = [runs[lab, s]['key'] for lab in labels if (lab, s) in needed]
@@ -325,12 +327,16 @@ eval_roar_leak.needs_info = True
 evaluators['roar_leak'] = eval_roar_leak
 
 @evaluators.register('wsol')
-def eval_wsol(model, data:TensorData, meta:dict, device, method:str='gradient', thresholds=(0.2,), method_args=None,
-              heatmap_args=None, largest:bool=True, batch_size:int=128) -> pd.DataFrame:
-    "ART Table 2 and §5: GT-known Loc, Top-1 Loc, Top-1 Acc and Top-1 Seg of the model's maps against the test images' boxes or masks (`satlib.localization`)."
-    from satlib.localization import wsol_evaluate
-    return wsol_evaluate(model, data, method, tuple(thresholds), method_args, heatmap_args, largest, batch_size, device, meta)
-
+def eval_wsol(model, data:TensorData, meta:dict, device, method='gradient', thresholds=(0.2,), method_args=None,
+              heatmap_args=None, largest:bool=True, controls=(), masked_only:bool=False, batch_size:int=128) -> pd.DataFrame:
+    "ART Table 2 and §5: GT-known Loc, Top-1 Loc, Top-1 Acc and Top-1 Seg of the model's maps (`method`: one, or several with `method_args` by method) against the test images' boxes or masks (`satlib.localization`), beside `controls`: 'shuffled' (each method's maps of another image) and the baselines 'center', 'random', 'full'."
+    from satlib.localization import wsol_evaluate, WSOL_BASELINES
+    ms = [method] if isinstance(method, str) else list(method)
+    for c in controls: check(c == 'shuffled' or c in WSOL_BASELINES, f"unknown localization control {c!r}; choose 'shuffled' or one of {', '.join(WSOL_BASELINES)}")
+    runs = [(m, False) for m in ms] + [(m, True) for m in ms if 'shuffled' in controls] + [(c, False) for c in controls if c != 'shuffled']
+    return pd.concat([wsol_evaluate(model, data, m, tuple(thresholds), (method_args or {}).get(m) if len(ms) > 1 else method_args,
+                                    heatmap_args, largest, batch_size, device, meta, shuffle=sh, masked_only=masked_only)
+                      for m, sh in runs], ignore_index=True)
 
 # %% ../nbs/22_experiments.ipynb #37354aa9
 @functools.lru_cache(maxsize=8)

@@ -10,9 +10,11 @@ from torch import nn, Tensor
 from .core import *
 from .data import TensorData, DeviceLoader
 from .saliency import saliency, gaussian_blur, cam_to_box, mask_to_box, box_to_mask
+from .metrics import derangement
 
 # %% auto #0
-__all__ = ['box_iou', 'wsol_heatmap', 'fit_box', 'seg_mask', 'mask_iou', 'wsol_scores', 'wsol_evaluate']
+__all__ = ['WSOL_BASELINES', 'box_iou', 'wsol_heatmap', 'fit_box', 'seg_mask', 'mask_iou', 'wsol_scores', 'baseline_heatmaps',
+           'wsol_evaluate']
 
 # %% ../nbs/12_localization.ipynb #514e049f
 def box_iou(a:Tensor, # boxes [B, 4] as (x0, y0, x1, y1)
@@ -91,30 +93,56 @@ def wsol_scores(iou:Tensor, # box IoU per example [B]
     return out
 
 # %% ../nbs/12_localization.ipynb #92bb89b0
+WSOL_BASELINES = ('center', 'random', 'full')
+
+def baseline_heatmaps(kind:str, # 'center', 'random' or 'full' (`WSOL_BASELINES`)
+                      n:int, size:tuple, # how many, and their (H, W)
+                      seed:int=0) -> Tensor:
+    "Heatmaps `[n, 1, H, W]` in [0, 1] that use no model: a centred Gaussian (σ = a quarter of each side), smoothed uniform noise, or the whole image."
+    check(kind in WSOL_BASELINES, f"unknown baseline {kind!r}; choose one of {', '.join(WSOL_BASELINES)}")
+    H, W = size
+    if kind == 'full': return torch.ones(n, 1, H, W)
+    if kind == 'random': return wsol_heatmap(torch.rand(n, 1, H, W, generator=torch.Generator().manual_seed(seed)))
+    yy, xx = ((torch.arange(k) - (k - 1) / 2) / (k / 4) for k in (H, W))
+    return torch.exp(-(yy[:, None] ** 2 + xx[None] ** 2) / 2).expand(n, 1, H, W).clone()
+
 def wsol_evaluate(model:nn.Module, data:TensorData,
-                  method:str='gradient', # saliency method (ART Table 2: 'gradient' and CAM)
+                  method:str='gradient', # saliency method (ART Table 2: 'gradient' and CAM), or a baseline of `WSOL_BASELINES`
                   thresholds=(0.2,), # box/mask thresholds, fractions of each map's maximum
                   method_args:dict|None=None, # passed to the saliency method
                   heatmap_args:dict|None=None, # passed to `wsol_heatmap` (clip, smooth, sigma)
                   largest:bool=True, # box the largest component (ART/ADL) or all pixels above the threshold
-                  batch_size:int=128, device=None, meta:dict|None=None, seed:int=0,
+                  batch_size:int=128, device=None, meta:dict|None=None,
+                  seed:int=0, # the random baseline's and the shuffle's seed
+                  shuffle:bool=False, # score each image with another image's map (a control)
+                  masked_only:bool=False, # score only images whose mask is not empty
                  ) -> pd.DataFrame:
     "GT-known Loc, Top-1 Loc, Top-1 Acc and Top-1 Seg (%) of `model`'s `method` maps on `data`, one row per threshold."
     check(data.masks is not None, f"{data.name} has no masks: localization needs ground-truth boxes or masks")
+    if masked_only:
+        keep = data.masks.flatten(1).any(1).nonzero().view(-1)
+        check(len(keep) > 0, f"{data.name}: no image has a non-empty mask; nothing to score with masked_only=True")
+        data = data.subset(keep.cpu())
+    check(not shuffle or len(data) >= 2, "shuffle=True needs at least 2 images")
     device = torch.device(device) if device is not None else default_device()
-    model, meta = model.to(device), dict(meta or {})
+    model, meta, base = model.to(device), dict(meta or {}), method in WSOL_BASELINES
     heats, gts, correct = [], [], []
     for b in DeviceLoader(data, batch_size, shuffle=False, device=device):
         with preserved(model), torch.no_grad(): correct.append((model(b.x).argmax(1) == b.y).cpu())
-        s = saliency(model, b.x, method, target='label', y=b.y, **(method_args or {}))
-        heats.append(wsol_heatmap(s, **(heatmap_args or {})).cpu()); gts.append(b.mask.bool().cpu())
-    h, gt, correct = torch.cat(heats), torch.cat(gts), torch.cat(correct)
+        if not base:
+            s = saliency(model, b.x, method, target='label', y=b.y, **(method_args or {}))
+            heats.append(wsol_heatmap(s, **(heatmap_args or {})).cpu())
+        gts.append(b.mask.bool().cpu())
+    gt, correct = torch.cat(gts), torch.cat(correct)
+    h = baseline_heatmaps(method, len(gt), tuple(gt.shape[-2:]), seed) if base else torch.cat(heats)
+    if shuffle: h = h[derangement(len(h), torch.Generator().manual_seed(seed))]
     gt_box = mask_to_box(gt[:, 0])
     rows = []
     for t in thresholds:
         sc = wsol_scores(box_iou(fit_box(h, t, largest), gt_box), correct, mask_iou(seg_mask(h, t), gt))
         rows.append(dict(method=meta.get('method', getattr(model, 'name', type(model).__name__)),
-                         dataset=meta.get('dataset', data.name), saliency=method, threshold=float(t), **sc, n=len(h),
+                         dataset=meta.get('dataset', data.name), saliency=method, shuffled=bool(shuffle), threshold=float(t), **sc, n=len(h),
                          seed=meta.get('seed', seed), epochs=meta.get('epochs'), device=meta.get('device', str(device)),
                          **{k: v for k, v in meta.items() if k not in ('method', 'dataset', 'seed', 'epochs', 'device')}))
     return pd.DataFrame(rows)
+

@@ -17,10 +17,11 @@ from .data import data_root
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
-           'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'SUPP_FIG1_ROWS',
-           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence',
-           'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table',
-           'art_evals', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
+           'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'PAPER_ART_FLOWERS',
+           'ART_FLOWERS_CONTROLS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
+           'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows',
+           'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'supp_rows', 'supp_evals',
+           'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -475,6 +476,45 @@ tables.register('art_cifar10')(Table(
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0,), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 1 seed; the paper: WRN-28-10, 100-200 epochs")),
     notebook='nbs/tables/art_cifar10.ipynb'))
+
+# %% ../nbs/23_tables.ipynb #af17a002
+PAPER_ART_FLOWERS = {   # ART Table 1 (Flowers) and §5 (Top-1 Seg, as %)
+    'Natural': dict(IN=38.22, K=56.43, clean=93.91, pgd40=0.0, seg_ig=33.7, seg_grad=24.4),
+    'PGD-7': dict(IN=80.84, K=84.14, clean=92.64, pgd40=69.85, seg_ig=42.2, seg_grad=24.6),
+    'ART': dict(IN=79.84, K=84.87, clean=93.21, pgd40=33.08, seg_ig=60.4, seg_grad=31.7)}
+ART_FLOWERS_CONTROLS = ('Natural + Uniform-Noise', 'ART λ = 0 (attack, no attribution loss)')
+
+def art_flowers_evals(n_acc=None, n_attr=1000, ig_steps=16, ifia_steps=100, k=1000, seg_thresholds=(0.1, 0.2, 0.3, 0.4, 0.5)) -> list[Eval]:
+    "ART's Flowers-17 evaluations: accuracy under PGD-40 (`accuracy`), IFIA on IG maps with sign noise beside it (`attribution`), Top-1 Seg of IG and gradient maps on the test images with a trimap, with controls (`segmentation`)."
+    return [Eval('accuracy', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 8/255, 40, 2/255)]), n=n_acc),
+            Eval('attribution', 'attribution', dict(saliency='integrated_gradients', saliency_args=dict(steps=ig_steps), k=k,
+                 specs=[AttackSpec('ifia', 8/255, ifia_steps, 1/255), AttackSpec('sign_noise', 8/255)]), n=n_attr),
+            Eval('segmentation', 'wsol', dict(method=('integrated_gradients', 'gradient'), method_args=dict(integrated_gradients=dict(steps=ig_steps)),
+                 thresholds=tuple(seg_thresholds), controls=('shuffled', 'center', 'full')), test_args=dict(missing_mask='drop'))]
+
+_ART_FLOWERS_SGD = dict(batch_size=64, opt='sgd', lr=0.05, weight_decay=2e-4, schedule='cosine', eval_every=5)
+_ART_FLOWERS_ROWS = [Row('Natural', 'original', paper=PAPER_ART_FLOWERS['Natural']),
+                     Row(ART_FLOWERS_CONTROLS[0], 'noise', dict(eps=8/255), role='control'),
+                     Row('PGD-7', 'pgd', dict(eps=8/255, steps=7, step_size=2.5/255), paper=PAPER_ART_FLOWERS['PGD-7']),
+                     Row('ART', 'art', paper=PAPER_ART_FLOWERS['ART'], train=dict(amp=False)),   # the paper's λ 0.5, a 3, β 50, ε 8/255, step 1.5/255
+                     Row(ART_FLOWERS_CONTROLS[1], 'art', dict(lam=0.), role='control', train=dict(amp=False))]
+tables.register('art_flowers17')(Table(
+    'art_flowers17', "ART Table 1 (Flowers-17 row) and §5 (Top-1 Seg against the trimaps): Natural, PGD-7, ART and two controls",
+    _ART_FLOWERS_ROWS,
+    dict(tiny=tiny_budget(args=dict(steps=1), evals=art_flowers_evals(32, 8, 2, 2, 20, (0.2,))),
+         cpu=Budget('flowers17', dict(n_train=60, n_test=20, resize=32), width=0.25, train=dict(_ART_FLOWERS_SGD, epochs=20), seeds=(0, 1, 2),
+                    evals=art_flowers_evals(None, 100, 8, 50, 64),
+                    note="32×32, 60 training and 20 test images per class (the paper: 128×128, 72/8 augmented to 1000 per class), ResNet-10 ×1/4 "
+                         "(the paper: WRN-28-10), SGD 0.05 cosine, 20 epochs, batch 64; IFIA 50 steps on IG with 8 steps (the paper: 100), "
+                         "k = 64 (6.25 % of the pixels; the paper's 1000 of 128×128 is 6.1 %), on 100 test images"),
+         gpu=Budget('flowers17', dict(n_train=60, n_test=20, resize=64), model='resnet18', width=1.0, train=dict(_ART_FLOWERS_SGD, epochs=60),
+                    seeds=(0, 1, 2), evals=art_flowers_evals(None, 340, 16, 100, 250),
+                    note="64×64, ResNet-18, SGD 0.05 cosine, 60 epochs; IFIA as the paper (100 steps), k = 250 (6.1 %)"),
+         paper=Budget('flowers17', dict(resize=128), model='wrn28_10', width=1.0,
+                      train=dict(_ART_FLOWERS_SGD, lr=0.1, batch_size=128, epochs=68), seeds=(0, 1, 2), evals=art_flowers_evals(),
+                      note="the paper's data and model (128×128, 72/8 per class, WRN-28-10, 68 epochs; without its augmentation to 1000 per class)")),
+    notebook='nbs/tables/art_table1_flowers17.ipynb'))
+
 
 # %% ../nbs/23_tables.ipynb #aa2fbe10
 SUPP_FIG1_ROWS = ('Standard', 'Defensive distillation (T = 100)', 'Jacobian regularisation (λ = 0.5)', 'PGD-ℓ2 (ε = 1, 20 steps)')
