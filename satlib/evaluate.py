@@ -134,9 +134,15 @@ def _columns(df:pd.DataFrame, attack:str, steps:int|None) -> pd.DataFrame:
     if steps is not None: d = d[(d.steps == steps) | (d.attack == 'none')]
     return d.assign(col=[('clean' if a == 'none' else f"{e*255:.3g}/255") for a, e in zip(d.attack, d.eps)])
 
+def _num(c) -> float|None:
+    try: return float(str(c).rstrip('%').split('/')[0])
+    except ValueError: return None
+
 def _ordered(cols) -> list:
-    "'clean' first, then the eps columns in increasing order."
-    return (['clean'] if 'clean' in cols else []) + sorted([c for c in cols if c != 'clean'], key=lambda c: float(c.rstrip('%').split('/')[0]))
+    "'clean' first, then the eps (or share) columns in increasing order, then any other names as they come ('IN', 'PGD-40')."
+    cols = list(cols)
+    return ((['clean'] if 'clean' in cols else []) + sorted([c for c in cols if c != 'clean' and _num(c) is not None], key=_num)
+            + [c for c in cols if c != 'clean' and _num(c) is None])
 
 # %% ../nbs/08_evaluate.ipynb #7beeadcc
 def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None) -> pd.DataFrame:
