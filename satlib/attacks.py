@@ -15,7 +15,7 @@ __all__ = ['attacks', 'check_labels', 'Attack', 'project', 'PGD', 'FGSM', 'Unifo
            'SaliencyAttack', 'spsa_grad', 'margin_loss', 'ce_loss', 'SPSA', 'Transfer', 'AutoAttack', 'Spatial']
 
 # %% ../nbs/04_attacks.ipynb #bb1a4a0d
-attacks = Registry('attack')
+attacks = Registry('attack', provider='satlib.runs')   # on a miss: every module that registers attacks (explanations' attacks live in satlib.metrics)
 _classes_of = weakref.WeakKeyDictionary()   # model -> number of logits (0: not a [B, K] classifier)
 
 def check_labels(model:nn.Module, x:Tensor, y:Tensor, name:str='y'):

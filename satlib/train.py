@@ -31,7 +31,7 @@ class Context:
     device: torch.device
     epochs: int = 1     # total epochs planned
 
-methods = Registry('method')
+methods = Registry('method', provider='satlib.runs')   # on a miss: every module that registers methods (SAT, TRADES, ART, ...)
 
 class Method:
     "Base: `loss(model, batch, ctx) -> (loss, logits)`. Subclasses set `name` and their hyper-parameters."

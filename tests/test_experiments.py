@@ -97,3 +97,14 @@ def test_script_without_main_guard(tmp_path):
     assert "call it under `if __name__ == '__main__':`" in r.stderr, r.stderr[-2000:]
     assert r.stderr.strip().splitlines()[-1].startswith("satlib.core.SatlibError: a worker process died"), r.stderr[-2000:]
     assert 'trained' not in r.stdout
+
+
+@pytest.mark.parametrize('code', [
+    "from satlib.train import make_method; print(make_method('art').name)",                  # registered in satlib.art
+    "from satlib.attacks import attacks; print(attacks['ifia'].__name__)",                   # registered in satlib.metrics
+    "from satlib.train import methods\ntry: methods['nope']\nexcept Exception as e: print('trades_sat' in str(e))"])   # the error lists every method
+def test_registries_find_every_member_from_plain_python(code):
+    "A fresh interpreter that imports only the registry's own module still finds members registered in modules above it."
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() in ('art', 'IFIA', 'True'), r.stdout
