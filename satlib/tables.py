@@ -18,10 +18,11 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
            'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'PAPER_ART_FLOWERS',
-           'ART_FLOWERS_CONTROLS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
-           'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows',
-           'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'supp_rows', 'supp_evals',
-           'roar_results', 'table_list']
+           'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals',
+           'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
+           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
+           'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
+           'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -514,6 +515,46 @@ tables.register('art_flowers17')(Table(
                       train=dict(_ART_FLOWERS_SGD, lr=0.1, batch_size=128, epochs=68), seeds=(0, 1, 2), evals=art_flowers_evals(),
                       note="the paper's data and model (128×128, 72/8 per class, WRN-28-10, 68 epochs; without its augmentation to 1000 per class)")),
     notebook='nbs/tables/art_table1_flowers17.ipynb'))
+
+
+# %% ../nbs/23_tables.ipynb #aw2a0002
+PAPER_ART_TABLE2 = {   # ART Table 2 (CUB-200): GT-known Loc and Top-1 Loc of gradient maps and of CAM, Top-1 Acc
+    'ResNet Natural': dict(grad_gt_known=50.2, grad_top1=42.0, cam_gt_known=60.37, cam_top1=50.0, acc=81.12),
+    'ResNet PGD-7': dict(grad_gt_known=66.73, grad_top1=47.48, cam_gt_known=55.24, cam_top1=39.45, acc=70.3),
+    'ResNet ART': dict(grad_gt_known=82.65, grad_top1=65.22, cam_gt_known=58.87, cam_top1=46.02, acc=77.51),
+    'VGG-GAP Natural': dict(grad_gt_known=72.54, grad_top1=53.81, cam_gt_known=48.75, cam_top1=35.03, acc=72.94),
+    'VGG-GAP ART': dict(grad_gt_known=76.50, grad_top1=57.74, cam_gt_known=52.88, cam_top1=40.75, acc=74.51)}
+
+def art_wsol_rows(resnet:str='resnet10') -> list[Row]:
+    "Natural, PGD-7 and ART on a ResNet and on VGG-GAP, ε = 2/255 (ART Appendix B.1: PGD step 0.5/255, ART step 1.5/255)."
+    pgd, art = dict(eps=2/255, steps=7, step_size=0.5/255), dict(eps=2/255, step_size=1.5/255)
+    return [Row('ResNet Natural', 'original', model=resnet, paper=PAPER_ART_TABLE2['ResNet Natural']),
+            Row('ResNet PGD-7', 'pgd', pgd, model=resnet, paper=PAPER_ART_TABLE2['ResNet PGD-7']),
+            Row('ResNet ART', 'art', art, model=resnet, train=dict(amp=False), paper=PAPER_ART_TABLE2['ResNet ART']),
+            Row('VGG-GAP Natural', 'original', model='vgg_gap', paper=PAPER_ART_TABLE2['VGG-GAP Natural']),
+            Row('VGG-GAP ART', 'art', art, model='vgg_gap', train=dict(amp=False), paper=PAPER_ART_TABLE2['VGG-GAP ART'])]
+
+def art_wsol_evals(n=None, thresholds=(0.1, 0.2, 0.3, 0.4, 0.5)) -> list[Eval]:
+    "Clean accuracy, and GT-known Loc / Top-1 Loc of gradient maps and Grad-CAM (= CAM up to scale on a GAP network) at each threshold, beside the controls."
+    return [Eval('accuracy', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 2/255, 10, 0.5/255)]), n=n),
+            Eval('wsol', 'wsol', dict(method=('gradient', 'gradcam'), thresholds=tuple(thresholds), controls=('shuffled', 'center', 'full')), n=n)]
+
+_ART_WSOL_SGD = dict(batch_size=64, opt='sgd', lr=0.05, weight_decay=1e-4, schedule='cosine', eval_every=5)
+def _art_wsol_table(name:str, dataset:str, cpu_args:dict, gpu_args:dict, what:str) -> Table:
+    return Table(name, f"ART Table 2, weakly supervised localization ({what}): Natural, PGD-7 and ART, ResNet and VGG-GAP, gradient maps and CAM",
+        art_wsol_rows(),
+        dict(tiny=tiny_budget(args=dict(steps=1), evals=art_wsol_evals(32, (0.2,))),
+             cpu=Budget(dataset, cpu_args, test_args=dict(per_class=None), width=0.25, train=dict(_ART_WSOL_SGD, epochs=20), seeds=(0, 1, 2), evals=art_wsol_evals(500),
+                        note=f"{what} at 32×32 ({cpu_args}), ResNet-10 ×1/4 and VGG-GAP ×1/4 (the paper: ImageNet-pretrained ResNet-50 and "
+                             "VGG-GAP on CUB-200 at full size, 200 epochs), SGD 0.05 cosine, 20 epochs; localization on 500 test images"),
+             gpu=Budget(dataset, gpu_args, width=1.0, train=dict(_ART_WSOL_SGD, epochs=60), seeds=(0, 1, 2), evals=art_wsol_evals(),
+                        note=f"{what} at 64×64 ({gpu_args}), ResNet-10 and VGG-GAP at full width, 60 epochs")),
+        notebook='nbs/tables/art_table2_wsol.ipynb')
+
+tables.register('art_wsol_tinyimagenet')(_art_wsol_table('art_wsol_tinyimagenet', 'tinyimagenet', dict(classes=10, resize=32, per_class=100),
+                                                         dict(classes=50, resize=64), 'Tiny ImageNet boxes, 10 classes'))
+tables.register('art_wsol_cub200')(_art_wsol_table('art_wsol_cub200', 'cub200', dict(resize=32), dict(resize=64),
+                                                   'CUB-200 boxes: needs cub200/ in the data root'))
 
 
 # %% ../nbs/23_tables.ipynb #aa2fbe10
