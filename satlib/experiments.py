@@ -22,8 +22,8 @@ from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
 
 # %% auto #0
-__all__ = ['tables', 'evaluators', 'BROKEN_POOL', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
-           'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
+__all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
+           'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
            'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs',
            'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
@@ -466,10 +466,10 @@ class LocalExecutor:
         self.pool = cf.ProcessPoolExecutor(workers, mp.get_context('spawn'), initializer=_lib('_init_worker'), initargs=(self.threads,))
     def submit(self, fn, *args):
         try: return self.pool.submit(fn, *args)
-        except cf.process.BrokenProcessPool: raise SatlibError(BROKEN_POOL) from None
+        except cf.process.BrokenProcessPool: raise SatlibError(_BROKEN_POOL) from None
     def shutdown(self): self.pool.shutdown(wait=True, cancel_futures=True)
 
-BROKEN_POOL = ("a worker process died (out of memory, killed, or a script that calls run_table with workers > 1 outside "
+_BROKEN_POOL = ("a worker process died (out of memory, killed, or a script that calls run_table with workers > 1 outside "
                "`if __name__ == '__main__':`, which every worker re-imports); finished jobs are kept: run again to resume")
 
 class SubmititExecutor:
@@ -605,7 +605,7 @@ def run_table(table, # a `Table` or a registered table name
             for k in fin:
                 j, f = running.pop(k)
                 try: rec = _result(f)
-                except cf.process.BrokenProcessPool: raise SatlibError(BROKEN_POOL) from None
+                except cf.process.BrokenProcessPool: raise SatlibError(_BROKEN_POOL) from None
                 except Exception as e:
                     errors.append((j, e)); by_key.pop(k, None); dead = {k}
                     while True:   # its dependants, and theirs, cannot run
