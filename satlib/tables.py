@@ -472,8 +472,10 @@ tables.register('art_cifar10')(Table(
     dict(tiny=Budget('builtin', dict(n=128), width=0.125, seeds=(0,), train=dict(_ART_SGD, epochs=1, batch_size=64, lr=0.05),
                      evals=art_evals(64, 16, 32, 32, 8, 32, 4, 4, 2, 2, 20, ('gaussian_noise', 'contrast'), (1, 5)),
                      note="CI: exercises the table's code in seconds; its numbers mean nothing"),
-         cpu=Budget('cifar10-jpeg', {}, width=0.25, seeds=(0,), train=dict(_ART_SGD, epochs=10),
-                    evals=art_evals(1000, 200, 1000, 500, 200, 500), note="CIFAR-10 on 2 CPU cores: ResNet-10 ×1/4, 1 seed (not run yet)"),
+         cpu=Budget('cifar10-jpeg', dict(per_class=500), test_args=dict(per_class=None), width=0.25, seeds=(0, 1, 2), train=dict(_ART_SGD, epochs=10),
+                    evals=art_evals(1000, 200, 1000, 500, 200, 500),
+                    note="CIFAR-10 on 2 CPU cores: 500 training images per class (seeded), ResNet-10 ×1/4, 10 epochs (Natural 20, PGD-10 12), "
+                         "3 seeds; ART alone is about an hour per seed on one core (not run yet)"),
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0,), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 1 seed; the paper: WRN-28-10, 100-200 epochs")),
     notebook='nbs/tables/art_cifar10.ipynb'))
