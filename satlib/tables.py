@@ -17,12 +17,12 @@ from .data import data_root
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
-           'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'PAPER_ART_FLOWERS',
-           'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals',
-           'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
-           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
-           'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
-           'table_list']
+           'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
+           'PAPER_ART_TABLE5', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS',
+           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence',
+           'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table',
+           'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals',
+           'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -447,33 +447,57 @@ def sat_cifar_table() -> str:
     except SatlibError: return 'sat_cifar10'
 
 # %% ../nbs/23_tables.ipynb #0cfe9a4c
+ART_MAIN_ROWS = ('Natural', 'PGD-10', 'ART')
+
 def art_evals(n_acc=None, n_aa=1000, n_align=2000, n_transfer=2000, n_attr=500, n_corrupt=1000, ig_steps=16, shap_samples=16,
-              ifia_steps=50, targeted_steps=50, k=100, corruptions=None, severities=(1, 2, 3, 4, 5)) -> list[Eval]:
-    "ART's evaluations on CIFAR-10 (one results file each)."
+              ifia_steps=50, targeted_steps=50, k=100, corruptions=None, severities=(1, 2, 3, 4, 5),
+              n_strong=1000, n_sweep=1000, n_attr_eps=500, spsa_steps=20, spsa_samples=128,
+              sweep_linf=(2, 4, 8, 12, 16), sweep_l2=(0.25, 0.5, 1.0, 1.5, 2.0), attr_eps=(2, 4, 8, 16)) -> list[Eval]:
+    "ART's evaluations on CIFAR-10 (one results file each): accuracy and IG attribution robustness on every row (Tables 1, 5, App. C), the rest on Natural, PGD-10 and ART."
     from satlib.corruptions import ART_TABLE3
+    main = ART_MAIN_ROWS
     pgd40 = AttackSpec('pgd', 8/255, 40, 2/255)
     attr = lambda targeted: [AttackSpec('ifia', 8/255, ifia_steps, 1/255)] + (
         [AttackSpec('targeted_attribution', 8/255, targeted_steps, 1/255)] if targeted else []) + [AttackSpec('sign_noise', 8/255)]
+    strong = [CLEAN, AttackSpec('pgd', 8/255, 100, 2/255), AttackSpec('pgd', 8/255, 500, 2/255),   # §4.1: PGD-100/500, SPSA, spatial
+              AttackSpec('spsa', 8/255, spsa_steps, kwargs=dict(samples=spsa_samples)), AttackSpec('spatial')]
+    sweep = ([CLEAN] + [AttackSpec('pgd', e / 255, 40, e / 255 / 4) for e in sweep_linf]                # Fig. 14: ℓ∞ and ℓ2 against ε
+             + [AttackSpec('pgd', float(e), 40, e / 10, kwargs=dict(norm='l2')) for e in sweep_l2])
     return [Eval('accuracy', 'attacks', dict(specs=[CLEAN, pgd40, AttackSpec('pgd', 1.0, 40, 0.1, kwargs=dict(norm='l2'))], batch_size=500), n=n_acc),
-            Eval('autoattack', 'attacks', dict(specs=[CLEAN, pgd40, AttackSpec('autoattack', 8/255)], batch_size=500), n=n_aa),
-            Eval('alignment', 'alignment', dict(kind='cosine'), n=n_align),
-            Eval('transfer', 'transfer', dict(spec=pgd40), n=n_transfer),
+            Eval('autoattack', 'attacks', dict(specs=[CLEAN, pgd40, AttackSpec('autoattack', 8/255)], batch_size=500), n=n_aa, rows=main),
+            Eval('alignment', 'alignment', dict(kind='cosine'), n=n_align, rows=main),
+            Eval('transfer', 'transfer', dict(spec=pgd40), n=n_transfer, rows=main),
             Eval('attribution_ig', 'attribution', dict(saliency='integrated_gradients', saliency_args=dict(steps=ig_steps), specs=attr(True), k=k), n=n_attr),
-            Eval('attribution_gradient', 'attribution', dict(saliency='gradient', specs=attr(False), k=k), n=n_attr),
-            Eval('attribution_shap', 'attribution', dict(saliency='gradient_shap', saliency_args=dict(n_samples=shap_samples), specs=attr(False), k=k), n=n_attr),
-            Eval('corruptions', 'corruptions', dict(corruptions=tuple(corruptions or ART_TABLE3.values()), severities=tuple(severities)), n=n_corrupt)]
+            Eval('attribution_gradient', 'attribution', dict(saliency='gradient', specs=attr(False), k=k), n=n_attr, rows=main),
+            Eval('attribution_shap', 'attribution', dict(saliency='gradient_shap', saliency_args=dict(n_samples=shap_samples), specs=attr(False), k=k), n=n_attr, rows=main),
+            Eval('corruptions', 'corruptions', dict(corruptions=tuple(corruptions or ART_TABLE3.values()), severities=tuple(severities)), n=n_corrupt, rows=main),
+            Eval('strong_attacks', 'attacks', dict(specs=strong, batch_size=500), n=n_strong, rows=main),
+            Eval('eps_sweep', 'attacks', dict(specs=sweep, batch_size=500), n=n_sweep, rows=main),
+            Eval('attribution_eps', 'attribution', dict(saliency='integrated_gradients', saliency_args=dict(steps=ig_steps), k=k,   # Fig. 12
+                 specs=[AttackSpec('ifia', e / 255, ifia_steps, 1/255) for e in attr_eps]), n=n_attr_eps, rows=main)]
 
-_ART_ROWS = [Row('Natural', 'original', train=dict(epochs=20)),
-             Row('PGD-10', 'pgd', dict(eps=8/255, steps=10, step_size=2/255), train=dict(epochs=12)),
-             Row('ART', 'art', train=dict(epochs=10, amp=False))]   # ART defaults: the paper's λ 0.5, a 3, β 50, ε 8/255
+PAPER_ART_TABLE5 = {   # ART Table 5 (CIFAR-10): IN, K, test accuracy, adversarial accuracy (PGD-40, 8/255)
+    'ART (Eq. 2)': dict(IN=74.78, K=71.40, clean=91.34, pgd40=15.15),
+    'ART (Eq. 4, ℓ2 distance)': dict(IN=68.41, K=69.75, clean=91.66, pgd40=16.64),
+    'ART (Eq. 4, cosine distance)': dict(IN=91.25, K=89.28, clean=89.21, pgd40=35.95),
+    'ART (Eq. 5, i* = argmin logit)': dict(IN=90.75, K=83.32, clean=89.94, pgd40=37.93),
+    'ART': dict(IN=92.90, K=91.76, clean=89.84, pgd40=37.50)}
+_ART_OBJ = {'ART (Eq. 2)': 'eq2', 'ART (Eq. 4, ℓ2 distance)': 'l2', 'ART (Eq. 4, cosine distance)': 'cos', 'ART (Eq. 5, i* = argmin logit)': 'triplet_min'}
+_ART_ROWS = ([Row('Natural', 'original', train=dict(epochs=20)),
+              Row('PGD-10', 'pgd', dict(eps=8/255, steps=10, step_size=2/255), train=dict(epochs=12)),
+              Row('ART', 'art', train=dict(epochs=10, amp=False), paper=PAPER_ART_TABLE5['ART'])]   # ART defaults: the paper's λ 0.5, a 3, β 50, ε 8/255
+             + [Row(lab, 'art', dict(objective=o), train=dict(amp=False), seeds=1, paper=PAPER_ART_TABLE5[lab]) for lab, o in _ART_OBJ.items()]   # Table 5 (the budget's epochs: ART's 10 at cpu and gpu, 1 at tiny)
+             + [Row('ART + PGD (Appendix C)', 'art', dict(attack='attr+ce'), train=dict(amp=False), seeds=1,      # x̃ maximises L_attr + L_ce
+                    paper=dict(IN=74.24, K=77.86, clean=85.33, pgd40=52.31))])
 _ART_SGD = dict(batch_size=256, opt='sgd', lr=0.1, weight_decay=5e-4, schedule='cosine')
 tables.register('art_cifar10')(Table(
-    'art_cifar10', "ART Tables 1, 3, 4, 6 and Fig. 6, CIFAR-10 (Natural, PGD-10, ART)", _ART_ROWS,
+    'art_cifar10', "ART Tables 1, 3, 4, 5, 6, Figs. 6, 12, 14 and Appendix C, CIFAR-10 (Natural, PGD-10, ART, Table 5's objectives, ART + PGD)", _ART_ROWS,
     dict(tiny=Budget('builtin', dict(n=128), width=0.125, seeds=(0,), train=dict(_ART_SGD, epochs=1, batch_size=64, lr=0.05),
-                     evals=art_evals(64, 16, 32, 32, 8, 32, 4, 4, 2, 2, 20, ('gaussian_noise', 'contrast'), (1, 5)),
+                     evals=art_evals(64, 16, 32, 32, 8, 32, 4, 4, 2, 2, 20, ('gaussian_noise', 'contrast'), (1, 5), n_strong=8, n_sweep=16, n_attr_eps=8,
+                                     spsa_steps=2, spsa_samples=4, sweep_linf=(8,), sweep_l2=(1.0,), attr_eps=(4, 8)),
                      note="CI: exercises the table's code in seconds; its numbers mean nothing"),
          cpu=Budget('cifar10-jpeg', dict(per_class=500), test_args=dict(per_class=None), width=0.25, seeds=(0, 1, 2), train=dict(_ART_SGD, epochs=10),
-                    evals=art_evals(1000, 200, 1000, 500, 200, 500),
+                    evals=art_evals(1000, 200, 1000, 500, 200, 500, n_strong=200, n_sweep=500, n_attr_eps=100),
                     note="CIFAR-10 on 2 CPU cores: 500 training images per class (seeded), ResNet-10 ×1/4, 10 epochs (Natural 20, PGD-10 12), "
                          "3 seeds; ART alone is about an hour per seed on one core (not run yet)"),
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0,), train=_ART_SGD, evals=art_evals(),
