@@ -701,7 +701,8 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
                  else 'undecided at this budget')
             rows.append(dict(claim=f"{a} > {b}", column=cl, a=r[a], b=r[b], diff=r['diff'], ci_low=r.ci_low, ci_high=r.ci_high,
                              seeds=int(r.seeds), verdict=v))
-    return pd.DataFrame(rows).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
+    cols = ['claim', 'column', 'a', 'b', 'diff', 'ci_low', 'ci_high', 'seeds', 'verdict']   # (no pair: an empty table, not an error)
+    return pd.DataFrame(rows, columns=cols).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
 
 def claim_line(claim:str, r, col:str|None=None) -> str:
     "One sentence for one row `r` of `claims`: the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
