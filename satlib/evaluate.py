@@ -16,7 +16,7 @@ from .data import TensorData, as_data, make_loader
 from .attacks import attacks
 
 # %% auto #0
-__all__ = ['CLEAN', 'RESULT_COLUMNS', 'AttackSpec', 'pgd_grid', 'evaluate', 'save_results', 'load_results',
+__all__ = ['CLEAN', 'RESULT_COLUMNS', 'ID_COLUMNS', 'AttackSpec', 'pgd_grid', 'evaluate', 'save_results', 'load_results',
            'plot_accuracy_vs_eps', 'paper_table', 'compare']
 
 # %% ../nbs/08_evaluate.ipynb #62d1e548
@@ -97,9 +97,13 @@ def save_results(df:pd.DataFrame, outcomes:dict|None, path) -> Path:
     if outcomes is not None: atomic_torch_save(outcomes, path.with_suffix('.outcomes.pt'))
     return path
 
+ID_COLUMNS = ('run', 'cell', 'key', 'sha256', 'zoo')   # hashes and paths: text, even when one looks like a number ('9e2490148184')
+
 def load_results(path) -> pd.DataFrame:
-    "Read a results CSV."
-    return pd.read_csv(path)
+    "Read a results CSV (an empty table if there is none yet), its run and cell keys as text."
+    path = Path(path)
+    if not (path.exists() and path.stat().st_size): return pd.DataFrame()
+    return pd.read_csv(path, dtype={c: str for c in ID_COLUMNS})
 
 def plot_accuracy_vs_eps(df:pd.DataFrame, ax=None, attack:str='pgd', title:str|None=None):
     "Accuracy against eps (in 1/255 units), one line per method; clean accuracy at eps = 0."

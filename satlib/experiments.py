@@ -16,7 +16,7 @@ from .core import progress as progress_bar
 from .data import TensorData, as_data, make_loader
 from .datasets import get_data, get_tensors
 from .train import TrainConfig, load_run, save_model, build_model, methods, fit
-from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, _ordered
+from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, _ordered, load_results
 from .runs import train_run
 from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
@@ -206,6 +206,7 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
         if e.test_args: test['test_args'] = dict(b.test_args, **e.test_args)   # (only then: the other cells keep their keys)
         if getattr(ev, 'cross', False):   # one cell per seed over all the rows' models (e.g. transfer)
             for s in sorted({s for (lab, s) in needed if lab in labels}):
+                if any((lab, s) in runs and (lab, s) not in needed for lab in labels): continue   # only over all its rows' models: a cell over some would stay beside the full one
                 keys = [runs[lab, s]['key'] for lab in labels if (lab, s) in needed]
                 ck = config_key(dict(runs=keys, fn=e.fn, params=e.params, test=test))
                 jobs.append(Job('eval', ck, '+'.join(labels), s, tuple(keys), dict(eval=e.name, fn=e.fn, params=_canon(e.params), test=test,
@@ -421,7 +422,7 @@ def _zoo_of(paths:TablePaths, table:str, budget:str, key:str) -> Path:
     "The zoo file of the finished run `key` (from runs.csv)."
     f = paths.result_dir(table, budget) / 'runs.csv'
     check(f.exists(), f"run {key} of {table} ({budget}) is not finished: no {f}")
-    r = pd.read_csv(f); r = r[r.key == key]
+    r = _read(f); r = r[r.key == key]
     check(len(r) >= 1, f"run {key} of {table} ({budget}) is not in {f}; train it first")
     z = paths.zoo / r.zoo.iloc[0]
     check(z.is_file() and file_hash(z, 64) == r.sha256.iloc[0], f"zoo file {z} is missing or damaged; rerun the table to retrain it")
@@ -496,8 +497,7 @@ def _result(f):
     return f.result()
 
 # %% ../nbs/22_experiments.ipynb #935382c2
-def _read(path:Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+_read = load_results
 
 def _append_csv(path:Path, rows:pd.DataFrame, key_col:str, key:str):
     "Replace `path`'s rows of `key` by `rows` (atomic rewrite)."

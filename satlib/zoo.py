@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 from .core import *
+from .evaluate import load_results
 from .train import load_run, save_model
 
 # %% auto #0
@@ -46,7 +47,7 @@ def entries(table:str|None=None, budget:str|None=None, root=None) -> pd.DataFram
     for f in sorted(P.results.glob('*/*/runs.csv')):
         t, b = f.parent.parent.name, f.parent.name
         if (table is None or t == table) and (budget is None or b == budget):
-            frames.append(pd.read_csv(f).assign(table=t, budget=b))
+            frames.append(load_results(f).assign(table=t, budget=b))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=['table', 'budget', 'label', 'seed', 'zoo', 'sha256'])
 
 def _retrain(table, budget, label, seed):
