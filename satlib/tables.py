@@ -17,12 +17,12 @@ from .data import data_root
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
-           'CIFAR_CLAIM_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
-           'PAPER_ART_TABLE5', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS',
-           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence',
-           'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table',
-           'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals',
-           'roar_results', 'table_list']
+           'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS',
+           'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS',
+           'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
+           'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows',
+           'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals',
+           'supp_rows', 'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -359,6 +359,7 @@ TABLE4_ROWS = TABLE6_ROWS = tuple(_T6)
 _MAP = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box', 'SG': 'smoothgrad', 'IG': 'integrated_gradients', 'GG.CAM++': 'guided_gradcam_pp'}
 _PGD8 = dict(eps=8/255, steps=5, step_size=2/255)   # PGD-AT as in SAT §4.1 (step size ours: not stated)
 CIFAR_CLAIM_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT R10-Adv-GBP', 'SAT R10-Std-GBP', 'PGD', 'PGD-SAT R10-Adv-GBP')
+ROBUST_SAT_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')   # the maps of Table 1's PGD-SAT and TRADES-SAT rows
 FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε₀·255 besides the defaults 0.6 and 8
 
 def sat_cifar_teachers() -> list[Row]:
@@ -392,10 +393,10 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
                         role='control', seeds=1, note=f"α^{stretched} = the paper's α^100"))
     rows += [R('PGD', 'pgd', _PGD8), R('PGD + Uniform-Noise', 'pgd', dict(_PGD8, noise=8/255))]
     rows += [R(f'PGD-SAT {s}', 'pgd_sat', dict(store=M(s))) for s in
-             ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')]
+             ROBUST_SAT_MAPS]
     rows += [R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255))]
     rows += [R(f'TRADES-SAT {s}', 'trades_sat', dict(store=M(s))) for s in
-             ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')]
+             ROBUST_SAT_MAPS]
     rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R10-Adv-IG', 'R10-Adv-GG.CAM++')]  # Table 3
     rows += [R(f'{m} {d}-Sparse-GBP', meth, dict(store=M(f'{d}-Sparse-GBP'))) for m, meth in (('SAT', 'sat_store'), ('PGD-SAT', 'pgd_sat')) for d in ('R10', 'R34')]  # Table 7
     rows += [R(f'SAT {a} + {b}', 'sat_store', dict(store=M(a), store2=M(b), mix=0.5), note="each example's map from one of the two, at random")
@@ -406,6 +407,9 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
 
 TEACHERS = ('R10-Std teacher', 'R10-Adv teacher', 'R34-Std teacher', 'R34-Adv teacher', 'R10-Sparse teacher', 'R34-Sparse teacher', 'R10-Untrained teacher')
 
+CIFAR_AA_ROWS = (('Original', 'SAT R10-Adv-GBP') + tuple(f'{m}{n}' for m in ('PGD', 'TRADES') for n in ('', ' + Uniform-Noise'))
+                 + tuple(f'{m}-SAT {s}' for m in ('PGD', 'TRADES') for s in ROBUST_SAT_MAPS) + ('PGD-SAT R10-Sparse-GBP', 'PGD-SAT R34-Sparse-GBP'))   # every robust row, and two standard ones
+
 def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_maps=500) -> list[Eval]:
     "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`), Fig. 2 (`saliency_attack`), the teachers' map agreement."
     strong = [AttackSpec('pgd', e, k) for k in (20, 40) for e in EPS_1_4]
@@ -414,7 +418,7 @@ def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_
     aa = [CLEAN, AttackSpec('pgd', 2/255, 5), AttackSpec('autoattack', 2/255)]
     return [Eval('pgd', 'attacks', dict(specs=[CLEAN] + [AttackSpec('pgd', e, 5) for e in EPS_1_4]), n=n),
             Eval('pgd20_40', 'attacks', dict(specs=[CLEAN] + strong), n=n_strong, rows=TABLE6_ROWS),
-            Eval('autoattack', 'attacks', dict(specs=aa), n=n_aa, rows=('Original', 'SAT R10-Adv-GBP', 'PGD', 'PGD-SAT R10-Adv-GBP', 'TRADES', 'TRADES-SAT R10-Adv-GBP')),
+            Eval('autoattack', 'attacks', dict(specs=aa), n=n_aa, rows=CIFAR_AA_ROWS),
             Eval('other_attacks', 'attacks', dict(specs=[CLEAN] + other), n=n_other, rows=TABLE4_ROWS),
             Eval('saliency_attack', 'attacks', dict(specs=[CLEAN] + [AttackSpec('saliency', e / 255) for e in (2, 4, 8)]), n=n_fig2,
                  rows=TEACHERS[:4]),
