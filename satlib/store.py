@@ -15,7 +15,7 @@ from .saliency import saliency_methods, sign_map
 __all__ = ['ENCODINGS', 'pack_signs', 'unpack_signs', 'SaliencyStore', 'weights_hash', 'encode_maps', 'build_store']
 
 # %% ../nbs/05b_saliency_store.ipynb #d5988800
-ENCODINGS = ('sign1', 'sign2', 'float16', 'float32')
+ENCODINGS = ('sign1', 'sign2', 'float16', 'float32', 'unit16')   # unit16: float16 maps divided by each map's max |s|, in [-1, 1]
 
 def pack_signs(s:Tensor, # maps [N, ...] with values in {-1, +1} (bits=1) or {-1, 0, +1} (bits=2)
                bits:int=2) -> Tensor:
@@ -66,7 +66,7 @@ class SaliencyStore:
         idx = torch.as_tensor(idx, dtype=torch.long, device=self.device).reshape(-1)
         rows, (B, shape, enc) = self.data[idx], (idx.shape[0], self.map_shape, self.meta['encoding'])
         numel = shape[0] * shape[1] * shape[2]
-        maps = rows.float() if enc.startswith('float') else unpack_signs(rows, int(enc[-1]), numel)
+        maps = unpack_signs(rows, int(enc[-1]), numel) if enc.startswith('sign') else rows.float()
         maps = maps.view(B, *shape)
         return maps.expand(B, *self.image_shape) if shape[0] == 1 else maps
 
@@ -120,11 +120,13 @@ def _describe(v, model):
     return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
 
 def encode_maps(s:Tensor, encoding:str='sign2', threshold:float=0.) -> Tensor:
-    "One row per map: packed signs (`sign1`/`sign2`, via `sign_map(s, threshold)`) or float16/float32 values."
+    "One row per map: packed signs (`sign1`/`sign2`, via `sign_map(s, threshold)`), float16/float32 values, or `unit16` (values / max |s|)."
     check(encoding in ENCODINGS, f"unknown encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}")
     if encoding == 'sign1': return pack_signs(sign_map(s, threshold, binary=True), 1)
     if encoding == 'sign2': return pack_signs(sign_map(s, threshold), 2)
-    return s.detach().reshape(s.shape[0], -1).to(torch.float16 if encoding == 'float16' else torch.float32)
+    s = s.detach().reshape(s.shape[0], -1)
+    if encoding == 'unit16': return (s / s.abs().amax(1, keepdim=True).clamp_min(1e-12)).to(torch.float16)   # SAT Eq. 9's -s with the map's magnitudes
+    return s.to(torch.float16 if encoding == 'float16' else torch.float32)
 
 def build_store(model:nn.Module, # the teacher
                 data, # a `satlib.data.TensorData`, or any Dataset of (image, label[, mask]) items (streamed)

@@ -17,12 +17,13 @@ from .data import data_root
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
-           'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS',
-           'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS',
-           'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
-           'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows',
-           'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals',
-           'supp_rows', 'supp_evals', 'roar_results', 'table_list']
+           'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS',
+           'CIFAR_AA_ROWS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5', 'PAPER_ART_FLOWERS',
+           'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals',
+           'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
+           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
+           'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
+           'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -360,6 +361,7 @@ _MAP = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box', 'SG': 'smoothgrad
 _PGD8 = dict(eps=8/255, steps=5, step_size=2/255)   # PGD-AT as in SAT §4.1 (step size ours: not stated)
 CIFAR_CLAIM_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT R10-Adv-GBP', 'SAT R10-Std-GBP', 'PGD', 'PGD-SAT R10-Adv-GBP')
 ROBUST_SAT_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')   # the maps of Table 1's PGD-SAT and TRADES-SAT rows
+UNIT_MAP_ROWS = ('R10-Std-GBP', 'R10-Std-GG.CAM++', 'R10-Adv-GBP', 'R10-Adv-GG.CAM++')   # Table 3's maps also with their magnitudes (a sign map of Guided Grad-CAM++ is GBP's)
 FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε₀·255 besides the defaults 0.6 and 8
 
 def sat_cifar_teachers() -> list[Row]:
@@ -398,6 +400,8 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
     rows += [R(f'TRADES-SAT {s}', 'trades_sat', dict(store=M(s))) for s in
              ROBUST_SAT_MAPS]
     rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R10-Adv-IG', 'R10-Adv-GG.CAM++')]  # Table 3
+    rows += [R(f'SAT {s} (map values)', 'sat_store', dict(store=Maps(M(s).teacher, M(s).method, encoding='unit16')),
+               note="the teacher's maps divided by their max |s| (Eq. 9's -s), not their signs") for s in UNIT_MAP_ROWS]
     rows += [R(f'{m} {d}-Sparse-GBP', meth, dict(store=M(f'{d}-Sparse-GBP'))) for m, meth in (('SAT', 'sat_store'), ('PGD-SAT', 'pgd_sat')) for d in ('R10', 'R34')]  # Table 7
     rows += [R(f'SAT {a} + {b}', 'sat_store', dict(store=M(a), store2=M(b), mix=0.5), note="each example's map from one of the two, at random")
              for a, b in (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'), ('R10-Sparse-GBP', 'R34-Adv-GBP'), ('R10-Sparse-GBP', 'R34-Sparse-GBP'))]  # Table 8
