@@ -25,9 +25,9 @@ from .zoo import TablePaths, slug
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
-           'LocalExecutor', 'SubmititExecutor', 'pending', 'run_table', 'status', 'results', 'runs', 'logs',
-           'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
-           'time_rows', 'timing_table']
+           'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'pending', 'run_table', 'status', 'results',
+           'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line',
+           'plot_curves', 'time_rows', 'timing_table', 'compute', 'pool']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -496,6 +496,29 @@ def _result(f):
             except BaseException as e: f.set_exception(e)
     return f.result()
 
+# %% ../nbs/22_experiments.ipynb #071f68ba
+def stale(t, budget:str, root=None) -> pd.DataFrame:
+    "Result rows of table `t` at `budget` that no planned job makes any more: file, label, seed and run or cell key."
+    t = tables[t] if isinstance(t, str) else t
+    jobs, d, out = plan(t, budget), TablePaths(root).result_dir(t.name, budget), []
+    keep = {'runs.csv': ('key', {j.key for j in jobs if j.kind == 'train'})}
+    for j in jobs:
+        if j.kind == 'eval': keep.setdefault(f"{j.spec['eval']}.csv", ('cell', set()))[1].add(j.key)
+    for f, (col, ok) in keep.items():
+        df = _read(d / f)
+        if len(df): out += [dict(file=f, label=r.get('label', r.get('method')), seed=r['seed'], key=r[col])
+                            for r in df[~df[col].isin(ok)].drop_duplicates(col).to_dict('records')]
+    return pd.DataFrame(out, columns=['file', 'label', 'seed', 'key'])
+
+def drop_stale(t, budget:str, root=None) -> pd.DataFrame:
+    "Remove the `stale` rows from the results files (an atomic rewrite of each); return what was removed."
+    t = tables[t] if isinstance(t, str) else t
+    s, d = stale(t, budget, root), TablePaths(root).result_dir(t.name, budget)
+    for f, g in s.groupby('file'):
+        df, col = _read(d / f), 'key' if f == 'runs.csv' else 'cell'
+        atomic_write(d / f, df[~df[col].isin(set(g.key))].to_csv(index=False, float_format='%.6g'))
+    return s
+
 # %% ../nbs/22_experiments.ipynb #935382c2
 _read = load_results
 
@@ -586,6 +609,8 @@ def run_table(table, # a `Table` or a registered table name
     if show: say = lambda *a: bar.write(' '.join(map(str, a)), file=sys.stdout)   # each line above the bar
     say(f"{t.name} ({budget}): {len(jobs)} jobs, {len(jobs) - len(todo)} done, {len(todo)} to run on "
         f"{getattr(ex, 'workers', workers)} worker(s), {dev}")
+    if len(st := stale(t, budget, root)): say(f"  {len(st)} result row(s) belong to configurations no longer planned (`experiments.stale`): "
+                                              f"`experiments.drop_stale({t.name!r}, {budget!r})` removes them")
     util, trained, errors = [], 0, []
     try:
         while waiting or running:
@@ -797,3 +822,32 @@ def timing_table(df:pd.DataFrame) -> pd.DataFrame:
     g = df.groupby('label', sort=False)
     return pd.DataFrame(dict(seconds=g.seconds.median(), x_original=g.x_original.median() if 'x_original' in df else np.nan,
                              reps=g.rep.nunique())).sort_values('seconds')
+
+# %% ../nbs/22_experiments.ipynb #826dc587
+def compute(t, budget:str, rows=None, root=None) -> pd.DataFrame:
+    "Worker-hours behind table `t` at `budget` (only `rows`, when given), per device: models trained and evaluation cells, each counted once."
+    t = tables[t] if isinstance(t, str) else t
+    d, out = TablePaths(root).result_dir(t.name, budget), []
+    R = runs(t, budget, root)
+    if len(R):
+        R = R[R.label.isin(rows)] if rows is not None else R
+        U = R.drop_duplicates('key')
+        for (dev, teacher), g in U.groupby(['device', U.role.eq('teacher')]):
+            out.append(dict(what='teachers trained' if teacher else 'models trained', device=dev, n=len(g), hours=g.train_seconds.sum() / 3600))
+    cells = [c.assign(file=f.stem) for f in sorted(d.glob('*.csv')) if f.name != 'runs.csv' and len(c := _read(f)) and 'cell' in c]
+    if cells:
+        E = pd.concat(cells, ignore_index=True)
+        E = E[E.method.isin(rows)] if rows is not None else E
+        for dev, g in E.drop_duplicates('cell').groupby('device'):
+            out.append(dict(what='evaluation cells', device=dev, n=len(g), hours=g.seconds.sum() / 3600))
+    return pd.DataFrame(out, columns=['what', 'device', 'n', 'hours'])
+
+# %% ../nbs/22_experiments.ipynb #73260494
+def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
+    "One claim from several rows of `claims` (at column `col` when it has several): mean difference over the pairs, t interval, verdict."
+    from scipy import stats
+    if isinstance(C.index, pd.MultiIndex): C = C.xs(col, level='column') if col is not None else C
+    d = C['diff'].dropna(); n, m = len(d), d.mean() if len(d) else float('nan')
+    h = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / n ** 0.5 if n > 1 else float('nan')
+    v = ('undecided: one pair' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
+    return pd.DataFrame([dict(claim=claim, diff=m, ci_low=m - h, ci_high=m + h, seeds=int(C.seeds.min()) if n else 0, pairs=n, verdict=v)]).set_index('claim')

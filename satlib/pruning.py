@@ -24,15 +24,26 @@ def sparsity(model:nn.Module) -> float:
     ws = list(prunable(model).values())
     return sum((w == 0).sum().item() for w in ws) / max(sum(w.numel() for w in ws), 1)
 
-def magnitude_masks(model:nn.Module, sparsity:float=0.95) -> dict[str, Tensor]:
-    "Global magnitude pruning: boolean keep-masks (True = kept) with exactly `ceil((1-sparsity) N)` kept weights."
+def _dense_names(ws:dict, dense) -> set:
+    "The weights of `ws` named by the prefixes `dense` (a name or a tuple of names); each prefix must name one."
+    dense = (dense,) if isinstance(dense, str) else tuple(dense or ())
+    for d in dense: check(any(k == d or k.startswith(d + '.') for k in ws), f"dense={d!r} names no conv or linear layer; "
+                          f"use a prefix of one of {list(ws)[:2]} ... {list(ws)[-2:]}")
+    return {k for k in ws for d in dense if k == d or k.startswith(d + '.')}
+
+def magnitude_masks(model:nn.Module, sparsity:float=0.95,
+                    dense=()) -> dict[str, Tensor]: # layers left whole, by name prefix (e.g. 'fc': the classifier)
+    "Global magnitude pruning: boolean keep-masks (True = kept) with exactly `ceil((1-sparsity) N)` kept weights among the N not in `dense`."
     check(0 <= float(sparsity) < 1, f"sparsity must be in [0, 1) (0.95 = 95% of the weights set to zero), got {sparsity}")
     ws = prunable(model)
     check(len(ws) > 0, "the model has no conv or linear weights to prune")
-    flat = torch.cat([w.detach().abs().flatten() for w in ws.values()])
+    skip = _dense_names(ws, dense); ps = {k: w for k, w in ws.items() if k not in skip}
+    check(len(ps) > 0, f"dense={dense!r} leaves no layer to prune")
+    flat = torch.cat([w.detach().abs().flatten() for w in ps.values()])
     keep = torch.zeros_like(flat, dtype=torch.bool)
     keep[flat.topk(int(torch.tensor((1 - float(sparsity)) * flat.numel()).ceil())).indices] = True
-    return {k: m.view_as(w) for (k, w), m in zip(ws.items(), keep.split([w.numel() for w in ws.values()]))}
+    masks = {k: m.view_as(w) for (k, w), m in zip(ps.items(), keep.split([w.numel() for w in ps.values()]))}
+    return {k: masks[k] if k in masks else torch.ones_like(w, dtype=torch.bool) for k, w in ws.items()}
 
 def apply_masks(model:nn.Module, masks:dict[str, Tensor]) -> nn.Module:
     "Zero the pruned weights in place (`w *= mask`)."
@@ -42,9 +53,9 @@ def apply_masks(model:nn.Module, masks:dict[str, Tensor]) -> nn.Module:
         for k, m in masks.items(): ws[k].mul_(m.to(ws[k]))
     return model
 
-def prune_(model:nn.Module, sparsity:float=0.95) -> dict[str, Tensor]:
-    "Prune `model` in place to `sparsity` by global magnitude; return the keep-masks."
-    masks = magnitude_masks(model, sparsity); apply_masks(model, masks); return masks
+def prune_(model:nn.Module, sparsity:float=0.95, dense=()) -> dict[str, Tensor]:
+    "Prune `model` in place to `sparsity` by global magnitude (leaving `dense` whole); return the keep-masks."
+    masks = magnitude_masks(model, sparsity, dense); apply_masks(model, masks); return masks
 
 # %% ../nbs/19_pruning.ipynb #e5307c60
 class keep_sparse:
@@ -73,6 +84,7 @@ class SparseFinetune(Method):
     def __init__(self, base:str|None=None,  # run folder of the dense model (same --model/--width/--stem)
                  sparsity:float=0.95,       # fraction of conv/linear weights set to zero (SAT appendix: 0.95)
                  ramp:int=0,                # epochs over which the sparsity ramps up (0: one-shot)
+                 dense=(),                  # layers left whole, by name prefix (e.g. 'fc': a global threshold can empty the classifier)
                  method:str='original',     # the training method used for fine-tuning
                  **method_args):            # its arguments
         check(base is not None, "finetune_sparse needs the dense run to prune: --arg base=RUN (a folder made by `satlib train`)")
@@ -80,6 +92,7 @@ class SparseFinetune(Method):
         check(int(ramp) >= 0, f"ramp must be a number of epochs >= 0, got {ramp}")
         check(method != 'finetune_sparse', "finetune_sparse cannot wrap itself")
         self.base, self.sparsity, self.ramp = str(base), float(sparsity), int(ramp)
+        self.dense = (dense,) if isinstance(dense, str) else tuple(dense or ())
         self.method, self.method_args = method, dict(method_args)
         self._inner = methods[method](**method_args)
         self._keep, self._epoch = None, None
@@ -102,7 +115,7 @@ class SparseFinetune(Method):
     def prune(self, model:nn.Module, epoch:int):
         "Prune `model` to the sparsity of `epoch` by global magnitude and fix the masks."
         if self._keep is not None: self._keep.reapply(); self._keep.remove()
-        self._keep, self._epoch = keep_sparse(model, magnitude_masks(model, self.target(epoch))), epoch
+        self._keep, self._epoch = keep_sparse(model, magnitude_masks(model, self.target(epoch), self.dense)), epoch
 
     def loss(self, model, b, ctx):
         if self._keep is None and ctx.step == 0: self.load_base(ctx.raw_model)

@@ -17,10 +17,10 @@ from .data import data_root
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
-           'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TEACHERS',
-           'CIFAR_AA_ROWS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5', 'PAPER_ART_FLOWERS',
-           'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals',
-           'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
+           'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0',
+           'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5',
+           'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1',
+           'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
            'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
            'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
            'table_list']
@@ -114,6 +114,18 @@ class SATReport:
         if ok: return claims(self.t, self.budget, ok, name, *args, root=self.root, **kwargs)
         rows = sorted({x for ab in pairs for x in ab})
         return self._pending(f"{name} results for both rows of any of these claims ({', '.join(rows)})")
+    def about(self) -> str:
+        "The budget; per device, the models and worker-hours behind the report's rows; the teachers whose maps they used, with their test accuracy."
+        from satlib.experiments import runs, compute
+        out, R = [budget_line(self.t, self.budget)], runs(self.t, self.budget, self.root)
+        if not len(R): return '\n'.join(out + [repr(self._pending('finished runs'))])
+        teach = list(dict.fromkeys([l for l in self.labels if self.t.row(l).role == 'teacher'] + [v.teacher if isinstance(v, Maps) else v.row for l in self.labels
+                                   for v in self.t.row(l).args.values() if isinstance(v, (Maps, RunOf))]))
+        for dev, g in compute(self.t, self.budget, rows=self.labels + teach, root=self.root).groupby('device', sort=False):
+            out.append(f"On {dev}: " + ', '.join(f"{x.n} {x.what} ({x.hours:.2f} worker-hours)" for x in g.itertuples()) + '.')
+        acc = R.drop_duplicates('label').set_index('label').final_test_acc
+        if teach: out.append('Teachers (test accuracy): ' + ', '.join(f"{l} {100 * acc[l]:.1f} %" for l in teach if l in acc.index) + '.')
+        return '\n'.join(out)
     def runs(self) -> pd.DataFrame:
         "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code."
         from satlib.experiments import runs
@@ -135,12 +147,16 @@ class SATReport:
         if not self.have: return self._pending('pgd results')
         if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
         return self._claims(pairs or SAT_CLAIMS, name, attack, steps, col=list(cols or self.cols))
-    def controls(self, sat:str='SAT') -> pd.DataFrame:
-        "Each `control` row against the row it controls ('X control: ...' controls row X; SAT's controls and any other control control `sat`), paired by seed."
+    def controls(self, sat:str='SAT',
+                 of:dict|None=None) -> pd.DataFrame: # the row each method's controls control, e.g. {'PGD-SAT': 'PGD-SAT R10-Adv-GBP'}
+        "Each `control` row against the row it controls ('X control: ...' controls row X, or `of[X]`; SAT's controls and any other control `sat`), paired by seed."
         if not self.have: return self._pending('pgd results')
         ctl = [r.label for r in self.t.rows if r.role == 'control' and r.label in self.labels]
-        of = lambda c: c.split(' control:')[0] if ' control:' in c else 'SAT'
-        return self._claims([(of(c) if of(c) != 'SAT' and of(c) in self.labels else sat, c) for c in ctl], 'pgd', col=self.cols)
+        def target(c):
+            x = c.split(' control:')[0] if ' control:' in c else 'SAT'
+            x = (of or {}).get(x, x)
+            return x if x != 'SAT' and x in self.labels else sat
+        return self._claims([(target(c), c) for c in ctl], 'pgd', col=self.cols)
     def autoattack(self) -> pd.DataFrame:
         "AutoAttack beside PGD-5 on the same images: mean, min and max over seeds, and the PGD-5 − AA gap."
         A = results(self.t, self.budget, 'autoattack', self.root)
@@ -359,7 +375,9 @@ TABLE4_ROWS = TABLE6_ROWS = tuple(_T6)
 # %% ../nbs/23_tables.ipynb #493a85d0
 _MAP = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box', 'SG': 'smoothgrad', 'IG': 'integrated_gradients', 'GG.CAM++': 'guided_gradcam_pp'}
 _PGD8 = dict(eps=8/255, steps=5, step_size=2/255)   # PGD-AT as in SAT §4.1 (step size ours: not stated)
-CIFAR_CLAIM_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT R10-Adv-GBP', 'SAT R10-Std-GBP', 'PGD', 'PGD-SAT R10-Adv-GBP')
+TABLE1_SAT_MAPS = ('R10-Std-G.CAM++', 'R10-Adv-G.CAM++', 'R34-Std-G.CAM++', 'R34-Adv-G.CAM++', 'R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP')
+CIFAR_CLAIM_ROWS = (('Original', 'Original + Uniform-Noise') + tuple(f'SAT {s}' for s in TABLE1_SAT_MAPS)   # every teacher's SAT row: the best and the worst are ours to find
+                    + ('PGD', 'PGD-SAT R10-Adv-GBP'))
 ROBUST_SAT_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')   # the maps of Table 1's PGD-SAT and TRADES-SAT rows
 UNIT_MAP_ROWS = ('R10-Std-GBP', 'R10-Std-GG.CAM++', 'R10-Adv-GBP', 'R10-Adv-GG.CAM++')   # Table 3's maps also with their magnitudes (a sign map of Guided Grad-CAM++ is GBP's)
 FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε₀·255 besides the defaults 0.6 and 8
@@ -370,8 +388,9 @@ def sat_cifar_teachers() -> list[Row]:
     rows = []
     for d, m in (('R10', 'resnet10'), ('R34', 'resnet34')):
         rows += [T(f'{d}-Std teacher', 'original', model=m), T(f'{d}-Adv teacher', 'pgd', _PGD8, model=m),
-                 T(f'{d}-Sparse teacher', 'finetune_sparse', dict(base=RunOf(f'{d}-Std teacher'), sparsity=0.95), model=m,
-                   note="the standard teacher, 95 % of its weights pruned by magnitude, fine-tuned (the paper does not say how)")]
+                 T(f'{d}-Sparse teacher', 'finetune_sparse', dict(base=RunOf(f'{d}-Std teacher'), sparsity=0.95, dense='fc'), model=m,
+                   note="the standard teacher, 95 % of its conv weights pruned by global magnitude (the classifier kept whole), fine-tuned "
+                        "(the paper does not say how)")]
     return rows + [T('R10-Untrained teacher', 'untrained', model='resnet10', train=dict(epochs=1, weight_decay=0.0),
                      note="a control: random weights, BatchNorm statistics of the data")]
 
@@ -382,8 +401,7 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
     def R(label, method, args=None, role='row', **kw):
         return Row(label, method, args or {}, role=role, seeds=None if label in many else 1, paper=paper.get(label, {}), **kw)
     rows = [R('Original', 'original'), R('Original + Uniform-Noise', 'noise', dict(eps=8/255))]
-    rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in
-             ('R10-Std-G.CAM++', 'R10-Adv-G.CAM++', 'R34-Std-G.CAM++', 'R34-Adv-G.CAM++', 'R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP')]
+    rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in TABLE1_SAT_MAPS]
     best = M('R10-Adv-GBP')
     rows += [Row(SAT_CONTROLS[0], 'sat_store', dict(store=best, alpha=1.0), role='control'),
              Row(SAT_CONTROLS[1], 'sat_store', dict(store=best, control='shuffle'), role='control'),
@@ -394,8 +412,8 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
         rows.append(Row(f'SAT R10-Adv-GBP (α stretched over {stretched} epochs)', 'sat_store', dict(store=best, alpha=stretched_alpha(stretched)),
                         role='control', seeds=1, note=f"α^{stretched} = the paper's α^100"))
     rows += [R('PGD', 'pgd', _PGD8), R('PGD + Uniform-Noise', 'pgd', dict(_PGD8, noise=8/255))]
-    rows += [R(f'PGD-SAT {s}', 'pgd_sat', dict(store=M(s))) for s in
-             ROBUST_SAT_MAPS]
+    rows += [R(f'PGD-SAT {s}', 'pgd_sat', dict(store=M(s))) for s in ROBUST_SAT_MAPS]
+    rows += [Row(PGD_SAT_CONTROL, 'pgd_sat', dict(store=best, alpha=1.0), role='control', note="PGD-SAT's SAT half on random ±ε₀ signs only")]
     rows += [R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255))]
     rows += [R(f'TRADES-SAT {s}', 'trades_sat', dict(store=M(s))) for s in
              ROBUST_SAT_MAPS]
@@ -412,19 +430,21 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
 TEACHERS = ('R10-Std teacher', 'R10-Adv teacher', 'R34-Std teacher', 'R34-Adv teacher', 'R10-Sparse teacher', 'R34-Sparse teacher', 'R10-Untrained teacher')
 
 CIFAR_AA_ROWS = (('Original', 'SAT R10-Adv-GBP') + tuple(f'{m}{n}' for m in ('PGD', 'TRADES') for n in ('', ' + Uniform-Noise'))
-                 + tuple(f'{m}-SAT {s}' for m in ('PGD', 'TRADES') for s in ROBUST_SAT_MAPS) + ('PGD-SAT R10-Sparse-GBP', 'PGD-SAT R34-Sparse-GBP'))   # every robust row, and two standard ones
+                 + tuple(f'{m}-SAT {s}' for m in ('PGD', 'TRADES') for s in ROBUST_SAT_MAPS) + ('PGD-SAT R10-Sparse-GBP', 'PGD-SAT R34-Sparse-GBP')
+                 + (PGD_SAT_CONTROL,))   # every robust row and its control, and two standard ones
+CIFAR_CONTROLS = SAT_CONTROLS + ('SAT control: untrained teacher', PGD_SAT_CONTROL)
 
 def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_maps=500) -> list[Eval]:
-    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`), Fig. 2 (`saliency_attack`), the teachers' map agreement."
+    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`), Fig. 2 (`saliency_attack`, uniform noise of the same ε beside it), the teachers' map agreement."
     strong = [AttackSpec('pgd', e, k) for k in (20, 40) for e in EPS_1_4]
     other = ([AttackSpec('uniform', e / 255) for e in (8, 16, 32)] + [AttackSpec('trades', e / 255, 10) for e in (2, 3, 4)]
              + [AttackSpec('saliency', e / 255) for e in (8, 16, 32)])   # the saliency attack: -eps * sign of the model's own gradient (SAT §3.2)
     aa = [CLEAN, AttackSpec('pgd', 2/255, 5), AttackSpec('autoattack', 2/255)]
     return [Eval('pgd', 'attacks', dict(specs=[CLEAN] + [AttackSpec('pgd', e, 5) for e in EPS_1_4]), n=n),
-            Eval('pgd20_40', 'attacks', dict(specs=[CLEAN] + strong), n=n_strong, rows=TABLE6_ROWS),
+            Eval('pgd20_40', 'attacks', dict(specs=[CLEAN] + strong), n=n_strong, rows=TABLE6_ROWS + (SAT_CONTROLS[0], PGD_SAT_CONTROL)),
             Eval('autoattack', 'attacks', dict(specs=aa), n=n_aa, rows=CIFAR_AA_ROWS),
-            Eval('other_attacks', 'attacks', dict(specs=[CLEAN] + other), n=n_other, rows=TABLE4_ROWS),
-            Eval('saliency_attack', 'attacks', dict(specs=[CLEAN] + [AttackSpec('saliency', e / 255) for e in (2, 4, 8)]), n=n_fig2,
+            Eval('other_attacks', 'attacks', dict(specs=[CLEAN] + other), n=n_other, rows=TABLE4_ROWS + CIFAR_CONTROLS),
+            Eval('saliency_attack', 'attacks', dict(specs=[CLEAN] + [AttackSpec(k, e / 255) for k in ('saliency', 'uniform') for e in (2, 4, 8)]), n=n_fig2,
                  rows=TEACHERS[:4]),
             Eval('map_agreement', 'map_agreement', dict(reference='R10-Adv teacher', method='guided_backprop', k=100), n=n_maps, rows=TEACHERS)]
 
