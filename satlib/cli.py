@@ -15,7 +15,7 @@ from .models import models
 from .train import methods, TrainConfig, load_run
 from .evaluate import AttackSpec, CLEAN
 from .runs import train_run, eval_run, saliency_run, plot_run   # imports every training method, so `--method NAME` knows them all
-from .experiments import tables, run_table, status, LocalExecutor, SubmititExecutor
+from .experiments import tables, run_table, status, drop_stale, LocalExecutor, SubmititExecutor
 from .tables import table_list, demo
 
 # %% auto #0
@@ -180,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--device', default=None, help="cpu or cuda; None: cuda if available")
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
     tb.add_argument('--status', action='store_true', help="only print what is done")
+    tb.add_argument('--drop-stale', action='store_true', help="only remove the result rows of configurations no longer declared (a row's or an evaluation's options changed)")
     _add_progress(tb)
     pl = add('plot', help="draw a run's training curves to a PNG", description="Draw the training loss and the train and "
              "test accuracy of the run in RUN, epoch by epoch, from its log.jsonl (also while it trains), to a PNG.")
@@ -224,6 +225,9 @@ def _run(a):
             print(table_list(a.root).to_string()); return
         t = tables[a.name]
         if a.status: print(status(t, a.budget, a.root)); return
+        if a.drop_stale:
+            d = drop_stale(t, a.budget, a.root)
+            print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return
         ex = None
         if a.executor.startswith('submitit') or a.executor == 'slurm':
             from satlib.zoo import TablePaths

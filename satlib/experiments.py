@@ -610,7 +610,7 @@ def run_table(table, # a `Table` or a registered table name
     say(f"{t.name} ({budget}): {len(jobs)} jobs, {len(jobs) - len(todo)} done, {len(todo)} to run on "
         f"{getattr(ex, 'workers', workers)} worker(s), {dev}")
     if len(st := stale(t, budget, root)): say(f"  {len(st)} result row(s) belong to configurations no longer planned (`experiments.stale`): "
-                                              f"`experiments.drop_stale({t.name!r}, {budget!r})` removes them")
+                                              f"`satlib table {t.name} --budget {budget} --drop-stale` removes them")
     util, trained, errors = [], 0, []
     try:
         while waiting or running:

@@ -108,3 +108,19 @@ def test_registries_find_every_member_from_plain_python(code):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() in ('art', 'IFIA', 'True'), r.stdout
+
+def test_committed_results_have_no_stale_rows():
+    "Every committed results file holds only rows that its table's declaration still plans (`satlib table NAME --drop-stale` removes the others)."
+    import satlib.tables
+    from satlib.experiments import tables, stale
+    from satlib.zoo import TablePaths
+    found = [(d.parent.name, d.name) for d in sorted(TablePaths().results.glob('*/*')) if d.is_dir() and d.parent.name in tables]
+    assert found, "no committed table results found"
+    for t, b in found:
+        s = stale(t, b)
+        assert not len(s), f"{t} ({b}) has result rows no declaration plans any more:\n{s.to_string()}"
+
+def test_drop_stale_from_the_shell(tmp_path):
+    "`--drop-stale` on a root with nothing stale removes nothing and says so in one line."
+    r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', str(tmp_path), '--drop-stale')
+    assert r.stdout.strip() == f"removed 0 stale result row(s) of {TABLE} (tiny)", r.stdout
