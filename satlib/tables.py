@@ -530,7 +530,7 @@ tables.register('art_cifar10')(Table(
                          "3 seeds; ART alone is about an hour per seed on one core (not run yet)"),
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0,), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 1 seed; the paper: WRN-28-10, 100-200 epochs")),
-    notebook='nbs/tables/art_cifar10.ipynb'))
+    notebook=', '.join(f'nbs/tables/art_{k}_cifar.ipynb' for k in ('table1', 'table3', 'table4', 'table6', 'fig6'))))
 
 # %% ../nbs/23_tables.ipynb #af17a002
 PAPER_ART_FLOWERS = {   # ART Table 1 (Flowers) and §5 (Top-1 Seg, as %)
