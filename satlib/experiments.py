@@ -730,8 +730,9 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
     return pd.DataFrame(rows, columns=cols).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
 
 def claim_line(claim:str, r, col:str|None=None) -> str:
-    "One sentence for one row `r` of `claims`: the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
-    ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
+    "One sentence for one row `r` of `claims` (or `pool`): the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
+    if r.get('pairs', 0) > 1: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f} over {r['pairs']} pairs"   # a `pool` row
+    else: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
     return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f} points ({ci}): {r.verdict}."
 
 def describe(t, budget:str) -> pd.DataFrame:

@@ -122,7 +122,7 @@ class SATReport:
         teach = list(dict.fromkeys([l for l in self.labels if self.t.row(l).role == 'teacher'] + [v.teacher if isinstance(v, Maps) else v.row for l in self.labels
                                    for v in self.t.row(l).args.values() if isinstance(v, (Maps, RunOf))]))
         for dev, g in compute(self.t, self.budget, rows=self.labels + teach, root=self.root).groupby('device', sort=False):
-            out.append(f"On {dev}: " + ', '.join(f"{x.n} {x.what} ({x.hours:.2f} worker-hours)" for x in g.itertuples()) + '.')
+            out.append(f"On {dev}: " + ', '.join(f"{x.what}: {x.n} ({x.hours:.2f} worker-hours)" for x in g.itertuples()) + '.')
         acc = R.drop_duplicates('label').set_index('label').final_test_acc
         if teach: out.append('Teachers (test accuracy): ' + ', '.join(f"{l} {100 * acc[l]:.1f} %" for l in teach if l in acc.index) + '.')
         return '\n'.join(out)
