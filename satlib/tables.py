@@ -281,7 +281,7 @@ TINY_EPOCHS = 30
 _T = {'Std': 'ResNet-10 Std teacher', 'Adv': 'ResNet-10 Adv teacher'}
 _MAPS = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box'}
 
-def teacher_rows(paper:dict, seeds_sat=None, seeds_pgd=1, seeds_trades=1) -> list[Row]:
+def teacher_rows(paper:dict, seeds_sat=None, seeds_pgd=None, seeds_trades=1) -> list[Row]:
     "SAT Table 5: ResNet-10 teachers (standard, PGD) and students on their GBP and Grad-CAM++-box maps."
     M = lambda k, m: Maps(_T[k], _MAPS[m])
     rows = [Row(_T['Std'], 'original', role='teacher', seeds=1), Row(_T['Adv'], 'pgd', dict(eps=8/255, steps=5, step_size=2/255), role='teacher', seeds=1)]
@@ -302,7 +302,7 @@ tables.register('sat_tinyimagenet')(Table(
          cpu=Budget('tinyimagenet', _TINY, width=0.25, train=_TINY_TRAIN, seeds=(0, 1, 2),
                     evals=sat_evals(n=None, n_aa=200, aa_rows=AA_ROWS),
                     note=f"10 of the 200 classes (seeded), 32×32, ResNet-10 ×1/4, {TINY_EPOCHS} epochs, Adam 1e-3; "
-                         "3 seeds, 1 for TRADES rows and attack-based teacher-map rows"),
+                         "3 seeds, 1 for TRADES and TRADES-SAT rows"),
          gpu=Budget('tinyimagenet', dict(resize=64), model='resnet18', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2),
                     evals=sat_evals(n=None, n_aa=1000), note="all 200 classes, 64×64, ResNet-18, 100 epochs, 3 seeds"),
          paper=Budget('tinyimagenet', dict(resize=32), model='resnet34', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2, 3, 4),
