@@ -384,6 +384,7 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
         zoo = [dict(label=r.label, seed=int(r.seed), role=r.role, zoo=r.zoo, sha256=r.sha256, weights=r.weights) for r in have.itertuples()]
         for lab, seed, role in [[job.label, job.seed, s['role']]] + s['also']:
             if any((z['label'], z['seed']) == (lab, seed) for z in zoo): continue   # already in the zoo: kept as it is
+            if zoo: zoo.append(dict(zoo[0], label=lab, seed=seed, role=role)); continue   # one configuration, one model file
             zf = save_model(paths.zoo_file(table, budget, lab, seed), net, dict(info, label=lab, seed=seed, role=role))
             zoo.append(dict(label=lab, seed=seed, role=role, zoo=str(zf.relative_to(paths.zoo)), sha256=file_hash(zf, 64),
                             weights=weights_hash(load_run(zf)[0])))

@@ -68,4 +68,5 @@ def load(table:str, # a table name (`satlib table --list`)
     check(file_hash(f, 64) == r.sha256, f"zoo file {f} is damaged (its sha256 differs from {table}'s runs.csv); "
           f"restore it with git or {_retrain(table, budget, row, seed)}")
     net, info = load_run(f, device)
+    info.update(label=row, seed=seed, role=r.get('role', info.get('role')))   # a file may serve two rows of one configuration (a teacher that is also a row)
     return (net, info) if with_info else net
