@@ -8,22 +8,22 @@ import time
 import pandas as pd
 from .core import *
 from .evaluate import AttackSpec, CLEAN
-from .sat import stretched_alpha
+from .sat import stretched_alpha, SAT_ALPHA
 from .experiments import Table, Row, Budget, Eval, Maps, RunOf, tables, status, plan, run_table, results, paper_comparison, claims, claim_line, budget_line, show_line
 from .zoo import TablePaths
 from .data import data_root
 
 # %% auto #0
-__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'AA_ROWS', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'DEMO_ROWS',
+__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'SAT_METHODS', 'DEMO_ROWS',
            'DEMO_EPOCHS', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10',
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
            'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0',
            'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5',
            'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1',
-           'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
-           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
-           'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
-           'table_list']
+           'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport',
+           'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
+           'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows',
+           'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -48,8 +48,6 @@ def tiny_budget(**kw) -> Budget:
 # %% ../nbs/23_tables.ipynb #ec20551e
 SAT_CONTROLS = ('SAT control: α = 1 (random signs)', "SAT control: another image's mask", 'SAT control: flipped sign')
 PGD_SAT_CONTROL = 'PGD-SAT control: α = 1 (random signs)'   # PGD-SAT's SAT half on random ±ε₀ signs only
-# AutoAttack runs on the rows that carry the claims and the robust rows (it is the costliest evaluation on a CPU)
-AA_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0], 'PGD', 'PGD-SAT', 'TRADES', 'TRADES-SAT')
 
 def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
                   stretched:int|None=None, # also a SAT row with the α schedule stretched over this many epochs
@@ -93,6 +91,36 @@ class Pending:
     def __bool__(self): return False
     def round(self, *args, **kwargs): return self   # so that a notebook's `r.claims().round(2)` shows the line too
 
+SAT_METHODS = ('sat', 'sat_store', 'pgd_sat', 'trades_sat')   # the methods that draw SAT's δ (and so have an α schedule)
+
+def alpha_schedule(r:Row, epochs:int) -> str:
+    "Which α schedule row `r` trains with over `epochs` epochs, and the share of random signs it leaves at the last epoch ('' for a method without one)."
+    if r.method not in SAT_METHODS: return ''
+    a = float(r.args.get('alpha', SAT_ALPHA))
+    if a == 1: return "α = 1: random signs only"
+    what = "the paper's 0.6^(t/10)" if abs(a - SAT_ALPHA) < 1e-12 else f"stretched: α = {a:.4f}"
+    return f"{what}; {100 * a ** epochs:.1f} % random at epoch {epochs}"
+
+def saliency_verdict(K:pd.DataFrame, # `claims` of SAT methods against their controls ('A > A control: …' rows)
+                     col:str='2/255') -> str:
+    "One sentence per method of `K`: whether it beats its noise controls at `col` (a claim counts only where its interval excludes 0)."
+    K = K.xs(col, level=1) if isinstance(K.index, pd.MultiIndex) else K
+    ab = [c.split(' > ', 1) for c in K.index]
+    K = K.assign(x=[a for a, _ in ab], y=[b for _, b in ab])
+    K = K[K.y.str.contains(' control:')]
+    name, out = (lambda b: b.split(' control: ')[-1]), []
+    for a, g in K.groupby('x', sort=False):
+        v = dict(zip(g.y, g.verdict))
+        won, lost = [name(b) for b in v if v[b] == 'reproduced'], [name(b) for b in v if v[b] == 'reversed']
+        which = f"its control ({name(next(iter(v)))})" if len(v) == 1 else f"its {len(v)} controls ({', '.join(map(name, v))})"
+        if any(x.startswith('undecided: one') for x in v.values()): out.append(f"{a} against {which} at {col}: one seed, undecided.")
+        elif len(won) == len(v): out.append(f"{a} beats {'all of ' if len(v) > 1 else ''}{which} at {col}: its saliency adds robustness beyond the noise.")
+        elif not won: out.append(f"{a} does not beat {'any of ' if len(v) > 1 else ''}{which} at {col}"
+                                 + (f" and is worse than {', '.join(lost)}" if lost else '') + ": at this budget its saliency adds nothing measurable over the noise.")
+        else: out.append(f"{a} beats {', '.join(won)} but not {', '.join(name(b) for b in v if v[b] != 'reproduced')} at {col}: "
+                         "the saliency's share of the gain is not separated from the noise's.")
+    return '\n'.join(out) if out else "no SAT method here has a control with results"
+
 class SATReport:
     "The sections of a SAT table notebook, read from the committed results of `table` at `budget`."
     def __init__(self, table, budget:str='cpu', root=None, cols=('1/255', '2/255', '3/255'),
@@ -126,8 +154,13 @@ class SATReport:
         acc = R.drop_duplicates('label').set_index('label').final_test_acc
         if teach: out.append('Teachers (test accuracy): ' + ', '.join(f"{l} {100 * acc[l]:.1f} %" for l in teach if l in acc.index) + '.')
         return '\n'.join(out)
+    def budgets(self) -> str:
+        "Every budget of the table but CI's `tiny`, a line each: what the committed numbers ran at, and what the larger budgets run when given the hours (`gpu`: when a GPU is lent)."
+        from satlib.experiments import runs
+        def done(b): R = runs(self.t, b, self.root); return f"{R.key.nunique()} runs done" if len(R) else "not run yet"
+        return '\n'.join(f"- {budget_line(self.t, b)} [{done(b)}]" for b in self.t.budgets if b != 'tiny')
     def runs(self) -> pd.DataFrame:
-        "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code."
+        "One line per row: seeds, epochs, final training loss, last test accuracy, seconds per run, device, code, and its α schedule."
         from satlib.experiments import runs
         R = runs(self.t, self.budget, self.root)
         if not len(R): return self._pending('finished runs')
@@ -135,6 +168,7 @@ class SATReport:
         g = R.groupby('label', sort=False).agg(seeds=('seed', 'nunique'), epochs=('epochs', 'first'), train_loss=('final_train_loss', 'mean'),
                                                test_acc=('final_test_acc', 'mean'), train_seconds=('train_seconds', 'mean'),
                                                device=('device', 'first'), satlib=('satlib', 'first'))
+        g['α schedule'] = [alpha_schedule(self.t.row(l), int(e)) for l, e in zip(g.index, g.epochs)]
         return g.loc[[l for l in self.labels if l in g.index]].round(3)
     def table(self, name:str='pgd', steps:int|None=5, attack:str='pgd',
               paper:dict|None=None) -> pd.DataFrame: # the paper's numbers {row: {column: value}} (default: the rows' own)
@@ -179,6 +213,10 @@ class SATReport:
         for ax, (title, rows) in zip(axs[0], groups.items()):
             plot_accuracy_vs_eps(p[p.method.isin(rows) & (p.steps.isin([0, 5]))], ax=ax, title=title)
         fig.tight_layout(); return fig
+    def saliency(self, col:str='2/255') -> str:
+        "One sentence per SAT method with controls (α = 1, another image's map, the flipped sign): does its saliency beat the noise at `col`?"
+        K = self.controls()
+        return saliency_verdict(K, col) if isinstance(K, pd.DataFrame) else repr(K)
     def summary(self, col:str='2/255') -> str:
         "Sentences computed from the claims and controls at `col`."
         if not self.have: return repr(self._pending('pgd results'))
@@ -191,7 +229,8 @@ class SATReport:
             if None not in pa:
                 out += ['', f"The paper reports SAT − Original = {pa[0] - pa[1]:+.2f} points at {col}; here "
                             f"{C.loc[('SAT > Original', col), 'diff']:+.2f} ({C.loc[('SAT > Original', col), 'verdict']})."]
-        return '\n'.join(out)
+        return '\n'.join(out + ['', self.saliency(col)])   # it ends with what the controls say
+
 
 # %% ../nbs/23_tables.ipynb #8913ec99
 DEMO_ROWS = ('Original', 'Original + Uniform-Noise', 'SAT', SAT_CONTROLS[0], 'PGD')
@@ -244,8 +283,8 @@ def demo(root='runs/demo', seeds=(0,), workers:int=1, device=None) -> pd.DataFra
     print(f"\nAccuracy (%) under 5-step ℓ∞ PGD, built-in data (test split); the paper's Flowers-17 numbers beside ours:")
     print(paper_comparison(t, 'cpu', root=root, df=df).to_string())
     committed = results(t, 'cpu', 'pgd', None) if TablePaths().results.exists() else None
-    print('\n' + demo_sentence(df, committed))
     print(f"\nwall time {time.time() - t0:.0f}s; results in {TablePaths(root).result_dir(t.name, 'cpu')}")
+    print('\n' + demo_sentence(df, committed))   # the printout ends with what the numbers show
     return df
 
 # %% ../nbs/23_tables.ipynb #d815cd76
@@ -256,7 +295,7 @@ tables.register('sat_table2_flowers17')(Table(
     dict(tiny=tiny_budget(evals=sat_evals(n=64, n_aa=16, pgd20=False)),
          cpu=Budget('flowers17', _FLOWERS, test_args=dict(heldout=True), width=0.25,
                     train=dict(epochs=100, batch_size=64, opt='adam', lr=1e-3, eval_every=5), seeds=(0, 1, 2),
-                    evals=sat_evals(n=None, n_aa=200, aa_rows=AA_ROWS),
+                    evals=sat_evals(n=None, n_aa=200),
                     note="32×32 (the authors' code), ResNet-10 ×1/4, 100 epochs, Adam 1e-3 (the paper's), 3 seeds; "
                          "755 segmented training images, 525 held-out test images"),
          gpu=Budget('flowers17', dict(masked_only=True, resize=64), test_args=dict(heldout=True), model='resnet18', width=1.0,
@@ -300,7 +339,7 @@ tables.register('sat_tinyimagenet')(Table(
     teacher_rows(PAPER_TABLE5_TINY) + sat_mask_rows(PAPER_TABLE2_TINY, stretched=TINY_EPOCHS, trades_seeds=1),
     dict(tiny=tiny_budget(evals=sat_evals(n=64, n_aa=16, pgd20=False)),
          cpu=Budget('tinyimagenet', _TINY, width=0.25, train=_TINY_TRAIN, seeds=(0, 1, 2),
-                    evals=sat_evals(n=None, n_aa=200, aa_rows=AA_ROWS),
+                    evals=sat_evals(n=None, n_aa=200),
                     note=f"10 of the 200 classes (seeded), 32×32, ResNet-10 ×1/4, {TINY_EPOCHS} epochs, Adam 1e-3; "
                          "3 seeds, 1 for TRADES and TRADES-SAT rows"),
          gpu=Budget('tinyimagenet', dict(resize=64), model='resnet18', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2),
