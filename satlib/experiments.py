@@ -780,7 +780,7 @@ def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'tes
 
 # %% ../nbs/22_experiments.ipynb #d3311b5e
 def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|None=None, seed:int=0) -> pd.DataFrame:
-    "Seconds per epoch of each row of `t` at `budget` (one epoch each, rows interleaved, `reps` times); one line per (row, rep)."
+    "Seconds per epoch of each row of `t` at `budget` (one epoch each, rows interleaved, `reps` times); one line per (row, rep), with the table, budget, seed, device and code that measured it."
     import random, tempfile as _tf
     t = tables[t] if isinstance(t, str) else t
     b = t.budget(budget); device = torch.device(device)
@@ -792,7 +792,7 @@ def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|
     clock = time.process_time if device.type == 'cpu' else time.perf_counter
     threads = torch.get_num_threads()
     if device.type == 'cpu': torch.set_num_threads(1)
-    out = []
+    out, ver = [], code_version()
     try:
         for rep in range(reps):
             order = list(rs); random.Random(seed + rep).shuffle(order)
@@ -812,7 +812,8 @@ def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|
                 m = methods[r.method](**args)
                 t0 = clock(); h = fit(net, m, train, TrainConfig(**tc), device=device); sec = clock() - t0
                 out.append(dict(label=r.label, method=r.method, rep=rep, seconds=sec, steps=h[-1]['step'], device=device_name(device),
-                                dataset=b.dataset, model=f"{b.model}x{b.width}", n_train=len(train), batch_size=tc.get('batch_size', 128)))
+                                dataset=b.dataset, model=f"{b.model}x{b.width}", n_train=len(train), batch_size=tc.get('batch_size', 128),
+                                table=t.name, budget=budget, seed=seed + rep, satlib=ver, finished=time.strftime('%Y-%m-%dT%H:%M:%S')))
     finally: torch.set_num_threads(threads)
     df = pd.DataFrame(out)
     base = df[df.label == 'Original'].set_index('rep').seconds
