@@ -254,23 +254,23 @@ tables.register('sat_table2_builtin')(Table(
 
 # %% ../nbs/23_tables.ipynb #68a77159
 def demo_sentence(df:pd.DataFrame, committed:pd.DataFrame|None=None, col:str='2/255') -> str:
-    "What the demo's numbers show at `col` (PGD-5), and what the committed 3-seed run of the same budget decided."
+    "Two lines: this run's PGD-5 accuracies at `col`; then one plain sentence on what they show, decided by the committed 3-seed run of the same budget."
     d = df[(df.attack == 'pgd') & (df.steps == 5)].assign(col=lambda x: [f"{e * 255:.3g}/255" for e in x.eps])
     acc = d[d.col == col].groupby('method').accuracy.mean()
     sat, orig, ctl, pgd = (acc.get(k, float('nan')) for k in ('SAT', 'Original', SAT_CONTROLS[0], 'PGD'))
     n = df.seed.nunique()
-    s = (f"Under 5-step PGD at ε = {col}, SAT scores {sat:.1f}% against Original's {orig:.1f}% and {ctl:.1f}% for its "
-         f"α = 1 control (random signs, no masks); PGD-AT, which pays {''}for an attack at every step, {pgd:.1f}%. ")
-    s += (f"With {n} seed{'s' if n > 1 else ''} these differences are within the seed-to-seed spread; " if n < 3 else "")
-    if committed is not None and len(committed):
-        v = claims(tables['sat_table2_builtin'], 'cpu', [('SAT', 'Original'), ('SAT', SAT_CONTROLS[0])], col=col, df=committed)
-        a, b = v.iloc[0], v.iloc[1]
-        s += (f"the committed 3-seed run of this budget finds SAT − Original = {a['diff']:+.1f} points (95 % CI {a.ci_low:+.1f} to "
-              f"{a.ci_high:+.1f}: {a.verdict}) and SAT − (α = 1) = {b['diff']:+.1f} ({b.ci_low:+.1f} to {b.ci_high:+.1f}: {b.verdict})"
-              + (", so the masks add nothing measurable beyond the random signs." if b.verdict != 'reproduced' else
-                 ", so the masks add robustness beyond the random signs."))
-    else: s += "no committed three-seed run of this budget is there yet to decide it (`satlib table sat_table2_builtin --budget cpu`)."
-    return s
+    run = (f"This run ({n} seed{'s' if n > 1 else ''}), 5-step PGD at ε = {col}: SAT {sat:.1f} %, Original {orig:.1f} %, SAT's α = 1 control "
+           f"(random signs, no masks) {ctl:.1f} %, PGD-AT (an attack at every step) {pgd:.1f} %"
+           + (f"; {'one seed gives' if n == 1 else f'{n} seeds give'} no interval to decide on." if n < 3 else "."))
+    if committed is None or not len(committed):
+        return run + ("\nWhat this shows: nothing decided yet; no committed three-seed run of this budget is there to decide it "
+                      "(`satlib table sat_table2_builtin --budget cpu`).")
+    v = claims(tables['sat_table2_builtin'], 'cpu', [('SAT', 'Original'), ('SAT', SAT_CONTROLS[0])], col=col, df=committed)
+    a, b = v.iloc[0], v.iloc[1]
+    what = ("the masks add robustness beyond random signs" if b.verdict == 'reproduced' else
+            "random signs do better than the masks" if b.verdict == 'reversed' else "the masks add nothing measurable beyond random signs")
+    return run + (f"\nWhat this shows: {what} (committed 3-seed run: SAT − random signs {b['diff']:+.1f} points, 95 % CI {b.ci_low:+.1f} to "
+                  f"{b.ci_high:+.1f}; SAT − Original {a['diff']:+.1f}, {a.ci_low:+.1f} to {a.ci_high:+.1f}, {a.verdict}).")
 
 def demo(root='runs/demo', seeds=(0,), workers:int=1, device=None) -> pd.DataFrame:
     "`satlib demo`: train and evaluate the demo's rows of `sat_table2_builtin` (budget `cpu`) into `root`; print the table."
