@@ -229,7 +229,7 @@ class SATReport:
             if None not in pa:
                 out += ['', f"The paper reports SAT − Original = {pa[0] - pa[1]:+.2f} points at {col}; here "
                             f"{C.loc[('SAT > Original', col), 'diff']:+.2f} ({C.loc[('SAT > Original', col), 'verdict']})."]
-        return '\n'.join(out + ['', self.saliency(col)])   # it ends with what the controls say
+        return '\n'.join(out + ['', saliency_verdict(K, col) if isinstance(K, pd.DataFrame) else repr(K)])   # it ends with what the controls say (K: computed once, above)
 
 
 # %% ../nbs/23_tables.ipynb #8913ec99
