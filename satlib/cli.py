@@ -154,14 +154,14 @@ def _parser() -> argparse.ArgumentParser:
     sa.add_argument('--batch-size', type=int, default=256, help="images per teacher call")
     sa.add_argument('--seed', type=int, default=0, help="seed of stochastic methods' draws")
     _add_progress(sa)
-    de = add('demo', help="SAT Table 2 in miniature on the built-in data: 5 methods, 1 seed, about 10 min on 2 CPU cores",
+    de = add('demo', help="SAT Table 2 in miniature on the built-in data: 5 methods, 1 seed, about 9 min on 2 CPU cores",
              description="Trains Original, Original + uniform noise, SAT with mask saliency, SAT's α=1 random-sign control "
              "and PGD-AT on the built-in data (the cpu budget of table sat_table2_builtin, seed 0), evaluates clean and "
              "PGD accuracy at eps 1-4/255, prints the table with a sentence on what it shows, and writes the table's "
              "results, logs and models under OUT. Resumes when re-run.")
     de.add_argument('--out', default='runs/demo', help="tables root for the demo's results and models")
     de.add_argument('--seeds', nargs='+', type=int, default=[0], help="seeds (the committed table has 0 1 2)")
-    de.add_argument('--workers', type=int, default=1, help="jobs at once")
+    de.add_argument('--workers', type=int, default=None, help="jobs at once (default: 2 on a CPU with 2 or more cores, so that PGD-AT trains beside the others; else 1)")
     de.add_argument('--device', default=None, help="cpu or cuda; None: cuda if available")
     _add_progress(de)
     tb = add('table', help="reproduce a paper table: train its rows, evaluate them, write results and zoo models",

@@ -25,9 +25,9 @@ from .zoo import TablePaths, slug
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
            'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
-           'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'pending', 'run_table', 'status', 'results',
-           'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line',
-           'plot_curves', 'time_rows', 'timing_table', 'compute', 'pool']
+           'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'pending', 'run_table', 'status',
+           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line',
+           'show_line', 'plot_curves', 'time_rows', 'timing_table', 'compute', 'pool']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -560,6 +560,15 @@ def _record_cell(paths:TablePaths, table:str, budget:str, job:Job, rec:dict):
     df['satlib'] = code_version(); df['seconds'] = rec['seconds']
     _append_csv(paths.result_dir(table, budget) / f"{job.spec['eval']}.csv", df, 'cell', job.key)
 
+def job_cost(j:Job) -> float:
+    "A job's relative cost, for the order in which several workers take them: a training run's epochs × (1 + its training attack's steps); a store first (runs wait for it); evaluations 0."
+    if j.kind != 'train': return float('inf') if j.kind == 'store' else 0.
+    import inspect
+    try: d = inspect.signature(methods[j.spec['method']]).parameters.get('steps')
+    except (SatlibError, TypeError, ValueError): d = None
+    steps = (j.spec.get('method_args') or {}).get('steps', d.default if d is not None and d.default is not inspect.Parameter.empty else 0)
+    return j.spec['train']['epochs'] * (1 + (steps if isinstance(steps, (int, float)) else 0))
+
 def pending(t:Table, budget:str, jobs:list[Job], paths:TablePaths) -> list[Job]:
     "The jobs of `jobs` not yet done: runs without an intact zoo model, cells not in their CSV, stores not on disk."
     d = paths.result_dir(t.name, budget)
@@ -616,6 +625,7 @@ def run_table(table, # a `Table` or a registered table name
     try:
         while waiting or running:
             ready = [j for j in waiting if not any(d in by_key for d in j.deps)]
+            if getattr(ex, 'workers', workers) > 1: ready.sort(key=job_cost, reverse=True)   # longest first: the short jobs fill in beside it
             while ready and len(running) < getattr(ex, 'workers', workers):
                 j = ready.pop(0); waiting.remove(j)
                 if isinstance(ex, InlineExecutor): f = ex.submit(run_job, j, paths, t.name, budget, threads)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_tables.ipynb #3ee23b1d
 from __future__ import annotations
-import time
+import os, time
 import pandas as pd
 from .core import *
 from .evaluate import AttackSpec, CLEAN
@@ -272,11 +272,15 @@ def demo_sentence(df:pd.DataFrame, committed:pd.DataFrame|None=None, col:str='2/
     return run + (f"\nWhat this shows: {what} (committed 3-seed run: SAT − random signs {b['diff']:+.1f} points, 95 % CI {b.ci_low:+.1f} to "
                   f"{b.ci_high:+.1f}; SAT − Original {a['diff']:+.1f}, {a.ci_low:+.1f} to {a.ci_high:+.1f}, {a.verdict}).")
 
-def demo(root='runs/demo', seeds=(0,), workers:int=1, device=None) -> pd.DataFrame:
+def demo(root='runs/demo', seeds=(0,),
+         workers:int|None=None, # jobs at once (None: 2 on a CPU with 2 or more cores, so that PGD-AT, the longest run, trains beside the other four; else 1)
+         device=None) -> pd.DataFrame:
     "`satlib demo`: train and evaluate the demo's rows of `sat_table2_builtin` (budget `cpu`) into `root`; print the table."
     t0 = time.time(); t = tables['sat_table2_builtin']; b = t.budget('cpu')
+    dev = str(device or default_device())
+    workers = workers or (min(2, os.cpu_count() or 1) if dev.startswith('cpu') else 1)
     print(f"satlib demo: {len(DEMO_ROWS)} methods x seeds {list(seeds)} on the built-in data ({b.data_args['n']} train / "
-          f"{b.test_args['n']} test images, {b.model}x{b.width}, {b.train['epochs']} epochs, {device_name(device or default_device())})", flush=True)
+          f"{b.test_args['n']} test images, {b.model}x{b.width}, {b.train['epochs']} epochs, {workers} worker(s), {device_name(dev)})", flush=True)
     run_table(t, 'cpu', workers, DEMO_ROWS, list(seeds), root, device, evals=['pgd'])
     df = results(t, 'cpu', 'pgd', root)
     df = df[df.method.isin(DEMO_ROWS) & df.seed.isin(list(seeds))]
