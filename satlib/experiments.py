@@ -611,6 +611,7 @@ def run_table(table, # a `Table` or a registered table name
     todo = pending(t, budget, jobs, paths)
     by_key = {j.key: j for j in todo}
     waiting, running, n_done, t0 = list(todo), {}, 0, time.time()
+    cost = {j.key: job_cost(j) for j in todo}   # once, not at every poll
     ex = executor or (InlineExecutor() if workers == 1 else LocalExecutor(workers, threads))
     dev = device_name(device or default_device())
     say = (lambda *a: print(*a, flush=True)) if verbose else (lambda *a: None)
@@ -625,7 +626,7 @@ def run_table(table, # a `Table` or a registered table name
     try:
         while waiting or running:
             ready = [j for j in waiting if not any(d in by_key for d in j.deps)]
-            if getattr(ex, 'workers', workers) > 1: ready.sort(key=job_cost, reverse=True)   # longest first: the short jobs fill in beside it
+            if getattr(ex, 'workers', workers) > 1: ready.sort(key=lambda j: cost[j.key], reverse=True)   # longest first: the short jobs fill in beside it
             while ready and len(running) < getattr(ex, 'workers', workers):
                 j = ready.pop(0); waiting.remove(j)
                 if isinstance(ex, InlineExecutor): f = ex.submit(run_job, j, paths, t.name, budget, threads)
