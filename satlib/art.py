@@ -205,5 +205,6 @@ class ART(Method):
     def loss(self, model, b, ctx):
         xt = self.perturb(ctx.raw_model, b.x, b.y)
         la = self.attr(ctx.raw_model, b.x, xt, b.y)
-        out = model(xt)
-        return F.cross_entropy(out, b.y) + self.lam * la, out
+        out = model(xt); ce = F.cross_entropy(out, b.y)
+        ctx.parts.update(ce=ce.detach(), attr=la.detach())   # the log keeps both terms' epoch means (loss_ce, loss_attr)
+        return ce + self.lam * la, out

@@ -18,8 +18,8 @@ from .attacks import PGD
 # %% auto #0
 __all__ = ['methods', 'MODEL_FILE_FORMAT', 'RUN_KEYS', 'Context', 'Method', 'options_of', 'make_method', 'Original',
            'UniformNoiseTraining', 'PGDTraining', 'TrainConfig', 'make_optimizer', 'dist_info', 'init_distributed',
-           'accuracy', 'load_checkpoint', 'resume_changes', 'write_log', 'sync_buffers', 'fit', 'build_model',
-           'save_model', 'read_run_record', 'load_run']
+           'accuracy', 'load_checkpoint', 'resume_changes', 'write_log', 'sync_buffers', 'grad_norm', 'fit',
+           'build_model', 'save_model', 'read_run_record', 'load_run']
 
 # %% ../nbs/06_train.ipynb #1a1adf02
 @dataclass
@@ -30,6 +30,7 @@ class Context:
     raw_model: nn.Module  # the model without a DDP wrapper: attacks run on this
     device: torch.device
     epochs: int = 1     # total epochs planned
+    parts: dict = field(default_factory=dict)  # the loss's named terms at this step (`ctx.parts['ce'] = ...`): the log keeps each one's epoch mean as `loss_<name>`
 
 methods = Registry('method', provider='satlib.runs')   # on a miss: every module that registers methods (SAT, TRADES, ART, ...)
 
@@ -210,6 +211,11 @@ def _epoch_line(method:Method, rec:dict, epochs:int) -> str:
     return (f"{method.name} epoch {rec['epoch']}/{epochs}: train loss {rec['train_loss']:.4f}{acc('train_acc')}{acc('test_acc')}, "
             f"lr {rec['lr']:.3g}, {rec['seconds']:.1f}s")
 
+def grad_norm(model:nn.Module) -> float:
+    "The ℓ2 norm of all of `model`'s parameter gradients together (0 when none has one)."
+    gs = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
+    return torch.stack(gs).norm().item() if gs else 0.
+
 class _Board:
     "TensorBoard scalars of each epoch's record (train loss and accuracy, test accuracy, lr, seconds), step = epoch."
     def __init__(self, folder):
@@ -217,7 +223,7 @@ class _Board:
         except ImportError: raise SatlibError("TensorBoard logging needs the tensorboard package: pip install 'satlib[tensorboard]'") from None
         self.w = SummaryWriter(str(folder))
     def log(self, rec:dict):
-        for k in ('train_loss', 'train_acc', 'test_acc', 'lr', 'seconds'):
+        for k in ('train_loss', 'train_acc', 'test_acc', 'lr', 'seconds', 'grad_norm'):
             if rec.get(k) is not None: self.w.add_scalar(k, rec[k], rec['epoch'])
         self.w.flush()
     def close(self): self.w.close()
@@ -269,22 +275,25 @@ def fit(model:nn.Module, method:Method,
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng(cfg.seed, epoch, rank, 7))))
         loader.set_epoch(epoch)
         ctx = Context(epoch, step, model, device, cfg.epochs)
-        net.train(); t0 = time.time(); tot_loss = tot_correct = tot_n = 0
+        net.train(); t0 = time.time(); tot_loss = tot_correct = tot_n = 0; parts, gnorms = {}, []
         for b in progress(loader, f"{method.name} epoch {epoch}/{cfg.epochs}", enabled=show):
-            ctx.step = step
+            ctx.step, ctx.parts = step, {}
             with torch.autocast('cuda', dtype=torch.bfloat16, enabled=use_amp):
                 loss, out = method.loss(net, b, ctx)
             if not torch.isfinite(loss):
                 raise SatlibError(f"{method.name}: loss is {loss.item()} at epoch {epoch}, step {step}; training stopped. "
                                   f"The last good checkpoint is {ckpt if ckpt and ckpt.exists() else '(none yet)'}. "
                                   "Lower the learning rate, check the inputs are in [0, 1], or check the method's settings.")
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step(); step += 1
+            opt.zero_grad(set_to_none=True); loss.backward(); gnorms.append(grad_norm(model)); opt.step(); sched.step(); step += 1
             n = len(b.y); tot_loss += loss.item() * n; tot_n += n
+            for k, v in ctx.parts.items(): parts[k] = parts.get(k, 0.) + float(v) * n
             if out is not None: tot_correct += (out.argmax(1) == b.y).sum().item()
             if cfg.max_steps is not None and step >= cfg.max_steps: break
         if world > 1: sync_buffers(model)   # each rank's BatchNorm saw its own batches; the checkpoint keeps rank 0's
         rec = dict(epoch=epoch, step=step, train_loss=tot_loss / max(tot_n, 1), train_acc=tot_correct / max(tot_n, 1),
-                   lr=opt.param_groups[0]['lr'], seconds=time.time() - t0, world_size=world, **(log_extra or {}))
+                   lr=opt.param_groups[0]['lr'], seconds=time.time() - t0, world_size=world,
+                   grad_norm=sum(gnorms) / max(len(gnorms), 1), grad_norm_max=max(gnorms, default=0.),
+                   **{f'loss_{k}': v / max(tot_n, 1) for k, v in parts.items()}, **(log_extra or {}))
         if world > 1:  # average the training metrics over ranks
             t = torch.tensor([tot_loss, tot_correct, tot_n], dtype=torch.float64, device=device); dist.all_reduce(t)
             rec['train_loss'], rec['train_acc'] = (t[0] / t[2]).item(), (t[1] / t[2]).item()
