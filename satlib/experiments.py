@@ -27,7 +27,7 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval'
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
            'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'pending', 'run_table', 'status',
            'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line',
-           'show_line', 'plot_curves', 'time_rows', 'timing_table', 'compute', 'pool']
+           'show_line', 'plot_curves', 'per_example', 'time_rows', 'timing_table', 'compute', 'pool']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -788,6 +788,20 @@ def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'tes
         ax.set_xlabel('epoch'); ax.set_ylabel(m); ax.grid(alpha=.3)
     axs[0][0].legend(fontsize=6)
     fig.tight_layout(); return fig
+
+# %% ../nbs/22_experiments.ipynb #bdfeead0
+def per_example(df:pd.DataFrame, # rows of an `attribution` results file (with its `per_example` column)
+                values=('topk', 'kendall')) -> pd.DataFrame:
+    "One row per scored example (`example`: its place among them), each of `values` in %, beside the file row's other columns."
+    check('per_example' in df.columns, "these rows keep no per-example values (no 'per_example' column); evaluate with per_example=True")
+    frames = []
+    for _, r in df.iterrows():
+        pe = json.loads(r.per_example) if isinstance(r.per_example, str) and r.per_example else {}
+        if not all(v in pe for v in values): continue
+        base = r.drop(['per_example', *values]).to_dict()
+        frames.append(pd.DataFrame({v: 100 * np.asarray(pe[v], dtype=float) for v in values}).assign(example=lambda d: np.arange(len(d)), **base))
+    cols = [c for c in df.columns if c not in ('per_example', *values)] + ['example', *values]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 # %% ../nbs/22_experiments.ipynb #d3311b5e
 def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|None=None, seed:int=0) -> pd.DataFrame:
