@@ -792,14 +792,16 @@ def plot_curves(t, budget:str, rows=None, root=None, metrics=('train_loss', 'tes
 # %% ../nbs/22_experiments.ipynb #bdfeead0
 def per_example(df:pd.DataFrame, # rows of an `attribution` results file (with its `per_example` column)
                 values=('topk', 'kendall')) -> pd.DataFrame:
-    "One row per scored example (`example`: its place among them), each of `values` in %, beside the file row's other columns."
+    "One row per scored example (those the file's means count; `example`: its place among them), each of `values` in %, beside the file row's other columns."
     check('per_example' in df.columns, "these rows keep no per-example values (no 'per_example' column); evaluate with per_example=True")
     frames = []
     for _, r in df.iterrows():
         pe = json.loads(r.per_example) if isinstance(r.per_example, str) and r.per_example else {}
         if not all(v in pe for v in values): continue
         base = r.drop(['per_example', *values]).to_dict()
-        frames.append(pd.DataFrame({v: 100 * np.asarray(pe[v], dtype=float) for v in values}).assign(example=lambda d: np.arange(len(d)), **base))
+        d = pd.DataFrame({v: 100 * np.asarray(pe[v], dtype=float) for v in values})
+        if 'used' in pe: d = d[np.asarray(pe['used'], dtype=bool)]   # the examples the file's means count
+        frames.append(d.assign(example=np.arange(len(d)), **base))
     cols = [c for c in df.columns if c not in ('per_example', *values)] + ['example', *values]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
