@@ -211,10 +211,19 @@ def _epoch_line(method:Method, rec:dict, epochs:int) -> str:
     return (f"{method.name} epoch {rec['epoch']}/{epochs}: train loss {rec['train_loss']:.4f}{acc('train_acc')}{acc('test_acc')}, "
             f"lr {rec['lr']:.3g}, {rec['seconds']:.1f}s")
 
+def _grad_norm(model:nn.Module) -> Tensor:
+    "The ℓ2 norm of all of `model`'s parameter gradients together, as a tensor on their device (no host sync)."
+    gs = [p.grad for p in model.parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(gs) if gs else torch.zeros(())
+
 def grad_norm(model:nn.Module) -> float:
     "The ℓ2 norm of all of `model`'s parameter gradients together (0 when none has one)."
-    gs = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
-    return torch.stack(gs).norm().item() if gs else 0.
+    return _grad_norm(model).item()
+
+def _step_stats(gnorms:list, parts:dict, n:int) -> dict:
+    "An epoch's gradient norms (mean, max) and the loss terms' means, each read from the device once."
+    g = torch.stack(gnorms).double().cpu() if gnorms else torch.zeros(1, dtype=torch.float64)
+    return dict(grad_norm=g.mean().item(), grad_norm_max=g.max().item(), **{f'loss_{k}': float(v) / max(n, 1) for k, v in parts.items()})
 
 class _Board:
     "TensorBoard scalars of each epoch's record (train loss and accuracy, test accuracy, lr, seconds), step = epoch."
@@ -284,16 +293,15 @@ def fit(model:nn.Module, method:Method,
                 raise SatlibError(f"{method.name}: loss is {loss.item()} at epoch {epoch}, step {step}; training stopped. "
                                   f"The last good checkpoint is {ckpt if ckpt and ckpt.exists() else '(none yet)'}. "
                                   "Lower the learning rate, check the inputs are in [0, 1], or check the method's settings.")
-            opt.zero_grad(set_to_none=True); loss.backward(); gnorms.append(grad_norm(model)); opt.step(); sched.step(); step += 1
+            opt.zero_grad(set_to_none=True); loss.backward(); gnorms.append(_grad_norm(model)); opt.step(); sched.step(); step += 1
             n = len(b.y); tot_loss += loss.item() * n; tot_n += n
-            for k, v in ctx.parts.items(): parts[k] = parts.get(k, 0.) + float(v) * n
+            for k, v in ctx.parts.items(): parts[k] = parts.get(k, 0.) + torch.as_tensor(v).detach().double() * n   # summed on the device, read once an epoch
             if out is not None: tot_correct += (out.argmax(1) == b.y).sum().item()
             if cfg.max_steps is not None and step >= cfg.max_steps: break
         if world > 1: sync_buffers(model)   # each rank's BatchNorm saw its own batches; the checkpoint keeps rank 0's
         rec = dict(epoch=epoch, step=step, train_loss=tot_loss / max(tot_n, 1), train_acc=tot_correct / max(tot_n, 1),
                    lr=opt.param_groups[0]['lr'], seconds=time.time() - t0, world_size=world,
-                   grad_norm=sum(gnorms) / max(len(gnorms), 1), grad_norm_max=max(gnorms, default=0.),
-                   **{f'loss_{k}': v / max(tot_n, 1) for k, v in parts.items()}, **(log_extra or {}))
+                   **_step_stats(gnorms, parts, tot_n), **(log_extra or {}))
         if world > 1:  # average the training metrics over ranks
             t = torch.tensor([tot_loss, tot_correct, tot_n], dtype=torch.float64, device=device); dist.all_reduce(t)
             rec['train_loss'], rec['train_acc'] = (t[0] / t[2]).item(), (t[1] / t[2]).item()
