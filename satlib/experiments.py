@@ -81,6 +81,7 @@ class Budget:
     width: float = 1.0
     stem: str = 'cifar'
     train: dict = field(default_factory=dict)       # `TrainConfig` fields (epochs, batch_size, opt, lr, ...)
+    train_force: dict = field(default_factory=dict) # training settings that win over the rows' own (e.g. a CI budget's single epoch)
     seeds: tuple = (0, 1, 2)
     evals: list = field(default_factory=list)
     note: str = ''            # how this budget differs from the paper
@@ -140,7 +141,7 @@ class Job:
 def _row_seeds(b:Budget, r:Row) -> list: return list(b.seeds)[:r.seeds] if r.seeds is not None else list(b.seeds)
 
 def _train_cfg(b:Budget, r:Row, seed:int) -> dict:
-    cfg = dict(b.train, **r.train, seed=seed, progress=False)
+    cfg = {**b.train, **r.train, **b.train_force, 'seed': seed, 'progress': False}   # later wins: budget < row < budget's train_force
     return asdict(TrainConfig(**cfg))
 
 def _data(b:Budget) -> dict:
@@ -219,6 +220,9 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
                     ck = config_key(dict(run=rk, label=lab, fn=e.fn, params=e.params, test=test))
                     jobs.append(Job('eval', ck, lab, s, (rk,), dict(eval=e.name, fn=e.fn, params=_canon(e.params), test=test,
                                     runs={lab: rk}, device=device)))
+    same = [j for j in jobs if j.kind == 'eval' and sum(i.key == j.key for i in jobs if i.kind == 'eval') > 1]
+    check(not same, f"table {t.name} ({budget}): evaluations {sorted({j.spec['eval'] for j in same})} are the same configuration "
+                    "(evaluator, parameters and test images); give them different parameters or keep one")
     return jobs
 
 # %% ../nbs/22_experiments.ipynb #7712d740

@@ -19,11 +19,11 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
            'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0',
            'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5',
-           'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1',
-           'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport',
-           'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
-           'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows',
-           'supp_evals', 'roar_results', 'table_list']
+           'PAPER_ART_ATTACKS', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS',
+           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule',
+           'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers',
+           'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows',
+           'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -522,15 +522,15 @@ ART_MAIN_ROWS = ('Natural', 'PGD-10', 'ART')
 
 def art_evals(n_acc=None, n_aa=1000, n_align=2000, n_transfer=2000, n_attr=500, n_corrupt=1000, ig_steps=16, shap_samples=16,
               ifia_steps=50, targeted_steps=50, k=100, corruptions=None, severities=(1, 2, 3, 4, 5),
-              n_strong=1000, n_sweep=1000, n_attr_eps=500, spsa_steps=20, spsa_samples=128,
-              sweep_linf=(2, 4, 8, 12, 16), sweep_l2=(0.25, 0.5, 1.0, 1.5, 2.0), attr_eps=(2, 4, 8, 16)) -> list[Eval]:
+              n_strong=1000, n_sweep=1000, n_attr_eps=500, spsa_steps=20, spsa_samples=128, strong_steps=(100, 500),
+              sweep_linf=(2, 4, 8, 12, 16), sweep_l2=(0.25, 0.5, 1.0, 1.5, 2.0), attr_eps=(2, 4, 8, 12)) -> list[Eval]:
     "ART's evaluations on CIFAR-10 (one results file each): accuracy and IG attribution robustness on every row (Tables 1, 5, App. C), the rest on Natural, PGD-10 and ART."
     from satlib.corruptions import ART_TABLE3
     main = ART_MAIN_ROWS
     pgd40 = AttackSpec('pgd', 8/255, 40, 2/255)
     attr = lambda targeted: [AttackSpec('ifia', 8/255, ifia_steps, 1/255)] + (
         [AttackSpec('targeted_attribution', 8/255, targeted_steps, 1/255)] if targeted else []) + [AttackSpec('sign_noise', 8/255)]
-    strong = [CLEAN, AttackSpec('pgd', 8/255, 100, 2/255), AttackSpec('pgd', 8/255, 500, 2/255),   # §4.1: PGD-100/500, SPSA, spatial
+    strong = [CLEAN, pgd40] + [AttackSpec('pgd', 8/255, n, 2/255) for n in strong_steps] + [   # §4.1: PGD-100/500 beside PGD-40 on the same images, SPSA, spatial
               AttackSpec('spsa', 8/255, spsa_steps, kwargs=dict(samples=spsa_samples)), AttackSpec('spatial')]
     sweep = ([CLEAN] + [AttackSpec('pgd', e / 255, 40, e / 255 / 4) for e in sweep_linf]                # Fig. 14: ℓ∞ and ℓ2 against ε
              + [AttackSpec('pgd', float(e), 40, e / 10, kwargs=dict(norm='l2')) for e in sweep_l2])
@@ -553,28 +553,32 @@ PAPER_ART_TABLE5 = {   # ART Table 5 (CIFAR-10): IN, K, test accuracy, adversari
     'ART (Eq. 4, cosine distance)': dict(IN=91.25, K=89.28, clean=89.21, pgd40=35.95),
     'ART (Eq. 5, i* = argmin logit)': dict(IN=90.75, K=83.32, clean=89.94, pgd40=37.93),
     'ART': dict(IN=92.90, K=91.76, clean=89.84, pgd40=37.50)}
+PAPER_ART_ATTACKS = {   # ART §4.1 (CIFAR-10, accuracy %): PGD with more steps, SPSA (on 1000 test images), PGD-40 in ℓ2 (ε = 1), the spatial attack
+    'ART': {'PGD-100': 37.42, 'PGD-500': 37.18, 'SPSA': 44.7, 'PGD-40 ℓ2 (ε = 1)': 39.65, 'spatial': 11.13},
+    'PGD-10': {'PGD-40 ℓ2 (ε = 1)': 29.68, 'spatial': 6.76}}
 _ART_OBJ = {'ART (Eq. 2)': 'eq2', 'ART (Eq. 4, ℓ2 distance)': 'l2', 'ART (Eq. 4, cosine distance)': 'cos', 'ART (Eq. 5, i* = argmin logit)': 'triplet_min'}
 _ART_ROWS = ([Row('Natural', 'original', train=dict(epochs=20)),
               Row('PGD-10', 'pgd', dict(eps=8/255, steps=10, step_size=2/255), train=dict(epochs=12)),
               Row('ART', 'art', train=dict(epochs=10, amp=False), paper=PAPER_ART_TABLE5['ART'])]   # ART defaults: the paper's λ 0.5, a 3, β 50, ε 8/255
-             + [Row(lab, 'art', dict(objective=o), train=dict(amp=False), seeds=1, paper=PAPER_ART_TABLE5[lab]) for lab, o in _ART_OBJ.items()]   # Table 5 (the budget's epochs: ART's 10 at cpu and gpu, 1 at tiny)
+             + [Row(lab, 'art', dict(objective=o), train=dict(amp=False), seeds=1, paper=PAPER_ART_TABLE5[lab]) for lab, o in _ART_OBJ.items()]   # Table 5 (the budget's epochs: ART's 10 at cpu and gpu)
              + [Row('ART + PGD (Appendix C)', 'art', dict(attack='attr+ce'), train=dict(amp=False), seeds=1,      # x̃ maximises L_attr + L_ce
                     paper=dict(IN=74.24, K=77.86, clean=85.33, pgd40=52.31))]
              + [Row('ART (bn = batch)', 'art', dict(bn='batch'), train=dict(amp=False), seeds=1, role='control')])   # the loss-rise question (17_art): attack and loss on one set of BatchNorm statistics
 _ART_SGD = dict(batch_size=256, opt='sgd', lr=0.1, weight_decay=5e-4, schedule='cosine')
 tables.register('art_cifar10')(Table(
     'art_cifar10', "ART Tables 1, 3, 4, 5, 6, Figs. 6, 12, 14 and Appendix C, CIFAR-10 (Natural, PGD-10, ART, Table 5's objectives, ART + PGD)", _ART_ROWS,
-    dict(tiny=Budget('builtin', dict(n=128), width=0.125, seeds=(0,), train=dict(_ART_SGD, epochs=1, batch_size=64, lr=0.05),
-                     evals=art_evals(64, 16, 32, 32, 8, 32, 4, 4, 2, 2, 20, ('gaussian_noise', 'contrast'), (1, 5), n_strong=8, n_sweep=16, n_attr_eps=8,
-                                     spsa_steps=2, spsa_samples=4, sweep_linf=(8,), sweep_l2=(1.0,), attr_eps=(4, 8)),
+    dict(tiny=Budget('builtin', dict(n=128), width=0.125, seeds=(0,), train=dict(_ART_SGD, epochs=1, batch_size=64, lr=0.05), train_force=dict(epochs=1),
+                     evals=art_evals(24, 16, 32, 32, 8, 32, 4, 4, 2, 2, 20, ('gaussian_noise', 'contrast'), (1, 5), n_strong=8, n_sweep=16, n_attr_eps=8,
+                                     spsa_steps=2, spsa_samples=4, strong_steps=(10, 20), sweep_linf=(8,), sweep_l2=(1.0,), attr_eps=(4, 8)),
                      note="CI: exercises the table's code in seconds; its numbers mean nothing"),
          cpu=Budget('cifar10-jpeg', dict(per_class=500), test_args=dict(per_class=None), width=0.25, seeds=(0, 1, 2), train=dict(_ART_SGD, epochs=10),
                     evals=art_evals(1000, 200, 1000, 500, 200, 500, n_strong=200, n_sweep=500, n_attr_eps=100),
                     note="CIFAR-10 on 2 CPU cores: 500 training images per class (seeded), ResNet-10 ×1/4, 10 epochs (Natural 20, PGD-10 12), "
                          "3 seeds; ART alone is about an hour per seed on one core (not run yet)"),
-         gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0,), train=_ART_SGD, evals=art_evals(),
-                    note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 1 seed; the paper: WRN-28-10, 100-200 epochs")),
-    notebook=', '.join(f'nbs/tables/art_{k}_cifar.ipynb' for k in ('table1', 'table3', 'table4', 'table6', 'fig6'))))
+         gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0, 1, 2), train=_ART_SGD, evals=art_evals(),
+                    note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 3 seeds (a 15-minute device session fits about one seed: "
+                         "`--seeds 0` first); the paper: WRN-28-10, 100-200 epochs")),
+    notebook=', '.join(f'nbs/tables/art_{k}_cifar.ipynb' for k in ('table1', 'table3', 'table4', 'table5', 'table6', 'fig6', 'fig11_fig12', 'fig14_attacks'))))
 
 # %% ../nbs/23_tables.ipynb #af17a002
 PAPER_ART_FLOWERS = {   # ART Table 1 (Flowers) and §5 (Top-1 Seg, as %)
