@@ -6,6 +6,7 @@
 from __future__ import annotations
 import os, json, time, hashlib, dataclasses, functools, shutil, subprocess, sys, traceback
 import concurrent.futures as cf, multiprocessing as mp
+from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Callable
@@ -220,8 +221,9 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
                     ck = config_key(dict(run=rk, label=lab, fn=e.fn, params=e.params, test=test))
                     jobs.append(Job('eval', ck, lab, s, (rk,), dict(eval=e.name, fn=e.fn, params=_canon(e.params), test=test,
                                     runs={lab: rk}, device=device)))
-    same = [j for j in jobs if j.kind == 'eval' and sum(i.key == j.key for i in jobs if i.kind == 'eval') > 1]
-    check(not same, f"table {t.name} ({budget}): evaluations {sorted({j.spec['eval'] for j in same})} are the same configuration "
+    count = Counter(j.key for j in jobs if j.kind == 'eval')
+    same = {j.spec['eval'] for j in jobs if j.kind == 'eval' and count[j.key] > 1}
+    check(not same, f"table {t.name} ({budget}): evaluations {sorted(same)} are the same configuration "
                     "(evaluator, parameters and test images); give them different parameters or keep one")
     return jobs
 
