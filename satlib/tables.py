@@ -574,7 +574,7 @@ tables.register('art_cifar10')(Table(
          cpu=Budget('cifar10-jpeg', dict(per_class=500), test_args=dict(per_class=None), width=0.25, seeds=(0, 1, 2), train=dict(_ART_SGD, epochs=10),
                     evals=art_evals(1000, 200, 1000, 500, 200, 500, n_strong=200, n_sweep=500, n_attr_eps=100),
                     note="CIFAR-10 on 2 CPU cores: 500 training images per class (seeded), ResNet-10 ×1/4, 10 epochs (Natural 20, PGD-10 12), "
-                         "3 seeds; ART alone is about an hour per seed on one core (not run yet)"),
+                         "3 seeds; ART alone is about an hour per seed on one core (runs.csv holds each run's time)"),
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0, 1, 2), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 3 seeds (a 15-minute device session fits about one seed: "
                          "`--seeds 0` first); the paper: WRN-28-10, 100-200 epochs")),
