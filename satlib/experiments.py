@@ -437,12 +437,17 @@ def _zoo_of(paths:TablePaths, table:str, budget:str, key:str) -> Path:
 
 # %% ../nbs/22_experiments.ipynb #4825bd48
 class InlineExecutor:
-    "Run each job at once in this process (the default for one worker: simplest to debug, nothing to pickle)."
+    "Run each job at once in this process (the default for one worker: simplest to debug, nothing to pickle), on `threads` CPU threads if given."
     workers = 1
+    def __init__(self, threads:int|None=None):
+        check(threads is None or int(threads) >= 1, f"threads must be >= 1, got {threads}")
+        self.threads = threads
     def submit(self, fn, *args):
-        f = cf.Future()
+        f, n = cf.Future(), torch.get_num_threads()
+        if self.threads: torch.set_num_threads(int(self.threads))   # for this job only: the caller's setting comes back after it
         try: f.set_result(fn(*args))
         except BaseException as e: f.set_exception(e)
+        finally: torch.set_num_threads(n)
         return f
     def shutdown(self): pass
 
@@ -618,7 +623,7 @@ def run_table(table, # a `Table` or a registered table name
     by_key = {j.key: j for j in todo}
     waiting, running, n_done, t0 = list(todo), {}, 0, time.time()
     cost = {j.key: job_cost(j) for j in todo}   # once, not at every poll
-    ex = executor or (InlineExecutor() if workers == 1 else LocalExecutor(workers, threads))
+    ex = executor or (InlineExecutor(threads) if workers == 1 else LocalExecutor(workers, threads))
     dev = device_name(device or default_device())
     say = (lambda *a: print(*a, flush=True)) if verbose else (lambda *a: None)
     show = verbose and progress_enabled(progress)
