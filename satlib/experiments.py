@@ -23,12 +23,13 @@ from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
 
 # %% auto #0
-__all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key', 'Job', 'plan',
-           'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
+__all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
+           'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
            'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'pending', 'run_table', 'status',
            'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line',
-           'show_line', 'plot_curves', 'per_example', 'time_rows', 'timing_table', 'compute', 'pool']
+           'show_line', 'plot_curves', 'per_example', 'long_form', 'claim_columns', 'loss_rise', 'rise_line',
+           'time_rows', 'timing_table', 'compute', 'pool']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -815,6 +816,46 @@ def per_example(df:pd.DataFrame, # rows of an `attribution` results file (with i
         frames.append(d.assign(example=np.arange(len(d)), **base))
     cols = [c for c in df.columns if c not in ('per_example', *values)] + ['example', *values]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+# %% ../nbs/22_experiments.ipynb #b8545c17
+def long_form(df:pd.DataFrame, value:str, col:str) -> pd.DataFrame:
+    "Column `value` of `df` as the long form that `paper_table` and `claims(df=...)` read: `method`, `seed`, `col` (all `col`), `accuracy` (the value)."
+    return df.assign(col=col, accuracy=df[value])[['method', 'seed', 'col', 'accuracy']]
+
+ATTR_COLUMNS = {'ifia': 'IFIA', 'targeted_attribution': 'targeted', 'sign_noise': 'noise'}   # attribution attack -> column suffix
+
+def claim_columns(acc:pd.DataFrame|None=None, # rows of an `attacks` results file (accuracy under each attack)
+                  attr:pd.DataFrame|None=None, # rows of an `attribution` results file (`topk`, `kendall` per attack)
+                  rows=None) -> pd.DataFrame:  # keep only these methods (in any order); None: all
+    "One long frame (`method`, `seed`, `col`, `accuracy`) of `acc`'s columns (`clean`, `PGD-40`, `PGD-40 ℓ2`, ...) and `attr`'s (`IN IFIA`, `K IFIA`, `IN noise`, ...): what `paper_table` and `claims(df=...)` take."
+    parts, keep = [], ['method', 'seed', 'col', 'accuracy']
+    if acc is not None and len(acc):
+        l2 = acc['norm'].eq('l2') if 'norm' in acc else pd.Series(False, index=acc.index)
+        name = lambda r, l: 'clean' if r.attack == 'none' else f"{'PGD' if r.attack == 'pgd' else r.attack}-{int(r.steps)}" + (' ℓ2' if l else '')
+        parts.append(acc.assign(col=[name(r, l) for r, l in zip(acc.itertuples(), l2)])[keep])
+    if attr is not None and len(attr):
+        check(not (unknown := set(attr.attack) - set(ATTR_COLUMNS)), f"claim_columns: no column name for attribution attack(s) {sorted(unknown)}; add them to ATTR_COLUMNS")
+        for v, k in (('topk', 'IN'), ('kendall', 'K')):
+            parts += [long_form(a, v, f"{k} {ATTR_COLUMNS[atk]}") for atk, a in attr.groupby('attack', sort=False)]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keep)
+    return out[out.method.isin(rows)].reset_index(drop=True) if rows is not None else out
+
+# %% ../nbs/22_experiments.ipynb #209a9bd1
+def loss_rise(G:pd.DataFrame, # per-epoch logs of one or more runs (`logs`): `label`, `seed`, `epoch` and `col`
+              col:str='train_loss', tol:float=0.05) -> pd.DataFrame:
+    "Per run (label, seed): the epoch where `col` was lowest, that value, its final value, and `rises` (final > lowest + `tol`)."
+    check(col in G, f"loss_rise: the logs have no column {col!r}; use one of {sorted(c for c in G.columns if c not in ('label', 'seed', 'epoch'))}")
+    out = []
+    for (lab, s), g in G.groupby(['label', 'seed'], sort=False):
+        g = g.dropna(subset=[col]).reset_index(drop=True); lo = g[col].idxmin()
+        out.append(dict(label=lab, seed=s, epochs=int(g.epoch.iloc[-1]), lowest_epoch=int(g.epoch[lo]), lowest=g[col][lo], final=g[col].iloc[-1],
+                        rises=bool(g[col].iloc[-1] > g[col][lo] + tol)))
+    return pd.DataFrame(out)
+
+def rise_line(r, what:str='training loss') -> str:
+    "One line of a `loss_rise` row (`what`: the column's name in words)."
+    return (f"{r.label} seed {r.seed}: {what} lowest at epoch {r.lowest_epoch} of {r.epochs} ({r.lowest:.3f}), {r.final:.3f} at the end: "
+            + ('it rises' if r.rises else 'no late rise'))
 
 # %% ../nbs/22_experiments.ipynb #d3311b5e
 def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|None=None, seed:int=0) -> pd.DataFrame:
