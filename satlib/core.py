@@ -261,11 +261,11 @@ def file_hash(path, n:int=16) -> str:
     return h.hexdigest()[:n]
 
 # %% ../nbs/00_core.ipynb #b1268936
-def device_name(device) -> str:
-    "A readable device description for results files (GPU model, or CPU and thread count)."
+def device_name(device, threads:int|None=None) -> str:
+    "A readable device description for results files (GPU model, or CPU and thread count: `threads`, default this process's)."
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({platform.processor() or platform.machine()}, {threads or torch.get_num_threads()} threads)"
 
 def code_version() -> str:
     "satlib's version, with the git commit it runs from ('.dirty' if `satlib/` differs from it) when imported from a checkout."

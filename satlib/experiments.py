@@ -625,7 +625,7 @@ def run_table(table, # a `Table` or a registered table name
     waiting, running, n_done, t0 = list(todo), {}, 0, time.time()
     cost = {j.key: job_cost(j) for j in todo}   # once, not at every poll
     ex = executor or (InlineExecutor(threads) if workers == 1 else LocalExecutor(workers, threads))
-    dev = device_name(device or default_device())
+    dev = device_name(device or default_device(), getattr(ex, 'threads', None))   # the workers' thread count, not this process's
     say = (lambda *a: print(*a, flush=True)) if verbose else (lambda *a: None)
     show = verbose and progress_enabled(progress)
     bar = progress_bar(desc=f"{t.name} ({budget})", total=len(todo), enabled=show, unit='job')
