@@ -576,7 +576,7 @@ tables.register('art_cifar10')(Table(
                     note="CIFAR-10 on 2 CPU cores: 500 training images per class (seeded), ResNet-10 ×1/4, 10 epochs (Natural 20, PGD-10 12), "
                          "3 seeds; ART alone is about an hour per seed on one core (runs.csv holds each run's time). Attribution attacks as the paper "
                          "(IFIA and the targeted attack: 50 steps of 1/255, k = 100) on IG with 8 points (the gpu budget: 16; SHAP 8 samples), "
-                         "on 100 test images (Fig. 12: 50): about 11 minutes per model on one core"),
+                         "on 100 test images (Fig. 12: 50): 3 to 5 minutes per model on one core (each results file holds its cells' seconds)"),
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0, 1, 2), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 3 seeds (a 15-minute device session fits about one seed: "
                          "`--seeds 0` first); the paper: WRN-28-10, 100-200 epochs")),
