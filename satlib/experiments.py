@@ -29,7 +29,7 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'pending', 'run_table', 'status',
            'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line',
            'show_line', 'plot_curves', 'per_example', 'long_form', 'claim_columns', 'loss_rise', 'rise_line',
-           'time_rows', 'timing_table', 'compute', 'pool']
+           'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -933,3 +933,13 @@ def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
     h = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / n ** 0.5 if n > 1 else float('nan')
     v = ('undecided: one pair' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
     return pd.DataFrame([dict(claim=claim, diff=m, ci_low=m - h, ci_high=m + h, seeds=int(C.seeds.min()) if n else 0, pairs=n, verdict=v)]).set_index('claim')
+
+# %% ../nbs/22_experiments.ipynb #f8e03b52
+def rank_trend(x, y, alternative:str='two-sided'):
+    "Spearman's ρ of `y` against `x` (`.statistic`) and its p (`.pvalue`): exact over every order of `y` for up to 8 points, scipy's asymptotic p beyond."
+    from scipy import stats
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    check(x.shape == y.shape and x.ndim == 1 and len(x) > 2, f"rank_trend needs x and y of the same length, 3 or more points; got {x.shape} and {y.shape}")
+    check(alternative in ('two-sided', 'greater', 'less'), f"alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}")
+    if len(x) > 8: return stats.spearmanr(x, y, alternative=alternative)
+    return stats.permutation_test((y,), lambda v: stats.spearmanr(x, v).statistic, permutation_type='pairings', alternative=alternative)
