@@ -44,3 +44,24 @@ def test_refusals(repo, tmp_path_factory):
     assert r.returncode == 2 and 'repository root' in r.stderr
     r = sh('bash', str(SCRIPT), 'sideways', cwd=repo, check=False)
     assert r.returncode == 2 and 'usage' in r.stderr
+
+RUN = SCRIPT.parent/'device_run.sh'
+
+def test_device_run_returns_parts_under_the_tools_file_limit(tmp_path):
+    "`device_run.sh` brings back the results, the zoo models this call made in parts of at most SATLIB_DEVICE_PART_BYTES (the device tool returns no file over 16 MiB), and only unfinished run folders."
+    import os, sys, tarfile
+    src = SCRIPT.parents[2]
+    shutil.copytree(src/'satlib', tmp_path/'satlib', ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copy(src/'settings.ini', tmp_path); (tmp_path/'nbs'/'tables').mkdir(parents=True)
+    stale = tmp_path/'runs'/'tables'/'sat_table2_builtin'/'tiny'/'0123456789ab'; stale.mkdir(parents=True); (stale/'run.json').write_text('{}')
+    env = dict(os.environ, OUT=str(tmp_path/'out'), SATLIB_DEVICE_PART_BYTES='1', PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env.pop('SATLIB_TABLES', None)
+    r = subprocess.run(['bash', str(RUN), 'sat_table2_builtin', 'tiny', '2', '--', '--rows', 'Original', 'PGD', '--threads', '1'],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    names = lambda t: sorted(m.name for m in tarfile.open(t).getmembers() if m.isfile())
+    out = tmp_path/'out'
+    assert all(n.startswith('nbs/tables/results/sat_table2_builtin/tiny/') for n in names(out/'tables-sat_table2_builtin-tiny.tar'))
+    parts = sorted(out.glob('zoo-sat_table2_builtin-tiny-*.tar'))
+    assert [names(p) for p in parts] == [['zoo/sat_table2_builtin/tiny/original-s0.pt'], ['zoo/sat_table2_builtin/tiny/pgd-s0.pt']]   # one model a part at 1 byte
+    assert names(out/'runs-sat_table2_builtin-tiny.tar') == ['runs/tables/sat_table2_builtin/tiny/0123456789ab/run.json']   # the finished runs' folders stay there
