@@ -19,11 +19,12 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS',
            'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0',
            'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5',
-           'PAPER_ART_ATTACKS', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS',
-           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule',
-           'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows', 'sat_cifar_teachers',
-           'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows',
-           'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
+           'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS', 'PAPER_ART_TABLE2',
+           'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending',
+           'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'teacher_rows',
+           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
+           'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
+           'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -557,16 +558,20 @@ PAPER_ART_ATTACKS = {   # ART §4.1 (CIFAR-10, accuracy %): PGD with more steps,
     'ART': {'PGD-100': 37.42, 'PGD-500': 37.18, 'SPSA': 44.7, 'PGD-40 ℓ2 (ε = 1)': 39.65, 'spatial': 11.13},
     'PGD-10': {'PGD-40 ℓ2 (ε = 1)': 29.68, 'spatial': 6.76}}
 _ART_OBJ = {'ART (Eq. 2)': 'eq2', 'ART (Eq. 4, ℓ2 distance)': 'l2', 'ART (Eq. 4, cosine distance)': 'cos', 'ART (Eq. 5, i* = argmin logit)': 'triplet_min'}
+ART_SWEEP = {'ART (β = 10)': ('beta', 10.), 'ART (β = 200)': ('beta', 200.), 'ART (λ = 0.25)': ('lam', 0.25), 'ART (λ = 0.75)': ('lam', 0.75),
+             'ART (λ = 1)': ('lam', 1.), 'ART (a = 1)': ('steps', 1), 'ART (a = 5)': ('steps', 5)}   # ART Figs. 8-9: the other two at ART's β 50, λ 0.5, a 3
 _ART_ROWS = ([Row('Natural', 'original', train=dict(epochs=20)),
               Row('PGD-10', 'pgd', dict(eps=8/255, steps=10, step_size=2/255), train=dict(epochs=12)),
               Row('ART', 'art', train=dict(epochs=10, amp=False), paper=PAPER_ART_TABLE5['ART'])]   # ART defaults: the paper's λ 0.5, a 3, β 50, ε 8/255
              + [Row(lab, 'art', dict(objective=o), train=dict(amp=False), paper=PAPER_ART_TABLE5[lab]) for lab, o in _ART_OBJ.items()]   # Table 5, every seed (the budget's epochs: ART's 10 at cpu and gpu)
              + [Row('ART + PGD (Appendix C)', 'art', dict(attack='attr+ce'), train=dict(amp=False),      # x̃ maximises L_attr + L_ce; every seed
                     paper=dict(IN=74.24, K=77.86, clean=85.33, pgd40=52.31))]
-             + [Row('ART (bn = batch)', 'art', dict(bn='batch'), train=dict(amp=False), role='control')])   # the loss-rise question (17_art): attack and loss on one set of BatchNorm statistics; every seed, as ART
+             + [Row('ART (bn = batch)', 'art', dict(bn='batch'), train=dict(amp=False), role='control')]   # the loss-rise question (17_art): attack and loss on one set of BatchNorm statistics; every seed, as ART
+             + [Row(lab, 'art', {k: v}, train=dict(amp=False)) for lab, (k, v) in ART_SWEEP.items()]        # Figs. 8-9: one of β, λ, a moved from ART's 50, 0.5, 3
+             + [Row('ART (λ = 0)', 'art', dict(lam=0.), train=dict(amp=False), role='control')])
 _ART_SGD = dict(batch_size=256, opt='sgd', lr=0.1, weight_decay=5e-4, schedule='cosine')
 tables.register('art_cifar10')(Table(
-    'art_cifar10', "ART Tables 1, 3, 4, 5, 6, Figs. 6, 12, 14 and Appendix C, CIFAR-10 (Natural, PGD-10, ART, Table 5's objectives, ART + PGD)", _ART_ROWS,
+    'art_cifar10', "ART Tables 1, 3, 4, 5, 6, Figs. 6, 8, 9, 12, 14 and Appendix C, CIFAR-10 (Natural, PGD-10, ART, Table 5's objectives, ART + PGD, the β, λ and a sweeps)", _ART_ROWS,
     dict(tiny=Budget('builtin', dict(n=128), width=0.125, seeds=(0,), train=dict(_ART_SGD, epochs=1, batch_size=64, lr=0.05), train_force=dict(epochs=1),
                      evals=art_evals(24, 16, 32, 32, 8, 32, 4, 4, 2, 2, 20, ('gaussian_noise', 'contrast'), (1, 5), n_strong=8, n_sweep=16, n_attr_eps=8,
                                      spsa_steps=2, spsa_samples=4, strong_steps=(10, 20), sweep_linf=(8,), sweep_l2=(1.0,), attr_eps=(4, 8)),
@@ -580,7 +585,7 @@ tables.register('art_cifar10')(Table(
          gpu=Budget('cifar10-jpeg', {}, width=0.5, seeds=(0, 1, 2), train=_ART_SGD, evals=art_evals(),
                     note="ResNet-10 ×1/2, SGD 0.1 cosine, 20/12/10 epochs, 3 seeds (a 15-minute device session fits about one seed: "
                          "`--seeds 0` first); the paper: WRN-28-10, 100-200 epochs")),
-    notebook=', '.join(f'nbs/tables/art_{k}_cifar.ipynb' for k in ('table1', 'table3', 'table4', 'table5', 'table6', 'fig6', 'fig11_fig12', 'fig14_attacks'))))
+    notebook=', '.join(f'nbs/tables/art_{k}_cifar.ipynb' for k in ('table1', 'table3', 'table4', 'table5', 'table6', 'fig6', 'fig8_fig9', 'fig11_fig12', 'fig14_attacks'))))
 
 # %% ../nbs/23_tables.ipynb #af17a002
 PAPER_ART_FLOWERS = {   # ART Table 1 (Flowers) and §5 (Top-1 Seg, as %)
