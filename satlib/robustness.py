@@ -8,14 +8,16 @@ import inspect, math
 from dataclasses import dataclass, field
 import pandas as pd
 import torch
-from torch import nn
+from torch.nn import functional as F
+from torch import nn, Tensor
 from .core import *
 from .data import TensorData
 from .attacks import attacks as _registry
 from .evaluate import AttackSpec, CLEAN, evaluate, plot_accuracy_vs_eps
 
 # %% auto #0
-__all__ = ['grid', 'run_grid', 'plot_grid', 'robustness_checks', 'checks_summary', 'SanityReport', 'sanity_check']
+__all__ = ['grid', 'run_grid', 'plot_grid', 'robustness_checks', 'checks_summary', 'SanityReport', 'sanity_check',
+           'class_gaussians', 'class_seeds']
 
 # %% ../nbs/09_robustness.ipynb #bc3646ef
 def _takes(name:str, arg:str, kw:dict) -> bool:
@@ -181,3 +183,41 @@ def sanity_check(model:nn.Module, data:TensorData,
     df = df.assign(norm='linf')
     checks = robustness_checks(df, tol=tol, zero_tol=zero_tol, spsa_tol=spsa_tol, aa_tol=aa_tol, large_eps=large_eps)
     return SanityReport(checks, checks_summary(checks), df, outcomes)
+
+# %% ../nbs/09_robustness.ipynb #79adc37c
+def class_gaussians(x:Tensor,      # images [N, C, H, W] in [0, 1]
+                    y:Tensor,      # their labels [N]
+                    down:int=4,    # fit at H/down × W/down
+                    classes=None,  # the classes to fit (default: every class in `y`, in order)
+                   ) -> dict:
+    "Per class `c`, the mean and covariance (float64) of its images average-pooled by `down`, flattened: `{c: (mu [D], cov [D, D])}`."
+    check_images(x)
+    check(y.ndim == 1 and len(y) == len(x), f"y must hold one label per image: got {tuple(y.shape)} for {len(x)} images")
+    check(int(down) >= 1 and x.shape[-2] % int(down) == 0 and x.shape[-1] % int(down) == 0,
+          f"down must be >= 1 and divide the image size {tuple(x.shape[-2:])}, got {down}")
+    f = (F.avg_pool2d(x.detach().cpu().double(), int(down)) if int(down) > 1 else x.detach().cpu().double()).flatten(1)
+    y = y.cpu(); out = {}
+    for c in (y.unique().tolist() if classes is None else [int(c) for c in classes]):
+        xc = f[y == c]
+        check(len(xc) > f.shape[1], f"class {c} has {len(xc)} images; a full covariance over {f.shape[1]} pooled pixels needs more: raise down (now {down}) or give more images")
+        out[c] = (xc.mean(0), torch.cov(xc.T))
+    return out
+
+def class_seeds(x:Tensor,          # images [N, C, H, W] in [0, 1]
+                y:Tensor,          # their labels [N]
+                n:int,             # seeds per class
+                down:int=4,        # fit the Gaussians at H/down × W/down (`class_gaussians`)
+                classes=None,      # the classes to draw for (default: every class in `y`, in order)
+                generator:torch.Generator|None=None, # a CPU generator, for seeds that repeat
+               ) -> tuple[Tensor, Tensor]:
+    "Santurkar et al.'s class-conditional seeds: `n` draws per class from `class_gaussians`, upsampled back and clipped to [0, 1]; returns (seeds [n·K, C, H, W] on `x`'s device and dtype, their classes [n·K])."
+    check(isinstance(n, int) and n >= 1, f"n must be a whole number >= 1 (seeds per class), got {n!r}")
+    g = class_gaussians(x, y, down, classes)
+    C, H, W, d = x.shape[1], x.shape[2], x.shape[3], int(down)
+    s, ys = [], []
+    for c, (mu, cov) in g.items():
+        L = torch.linalg.cholesky(cov + 1e-4 * torch.eye(len(mu), dtype=cov.dtype))
+        s.append(mu + torch.randn(n, len(mu), generator=generator, dtype=cov.dtype) @ L.T); ys += [c] * n
+    s = torch.cat(s).view(-1, C, H // d, W // d)
+    s = s.repeat_interleave(d, 2).repeat_interleave(d, 3) if d > 1 else s
+    return s.clamp(0, 1).to(device=x.device, dtype=x.dtype), torch.tensor(ys, device=x.device)
