@@ -25,11 +25,11 @@ from .zoo import TablePaths, slug
 # %% auto #0
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
-           'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'test_images', 'run_job', 'InlineExecutor',
-           'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'pending', 'run_table', 'status',
-           'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line',
-           'show_line', 'plot_curves', 'per_example', 'long_form', 'claim_columns', 'loss_rise', 'rise_line',
-           'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
+           'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
+           'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
+           'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line',
+           'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'long_form', 'claim_columns',
+           'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -345,6 +345,28 @@ def eval_wsol(model, data:TensorData, meta:dict, device, method='gradient', thre
     return pd.concat([wsol_evaluate(model, data, m, tuple(thresholds), (method_args or {}).get(m) if len(ms) > 1 else method_args,
                                     heatmap_args, largest, batch_size, device, meta, shuffle=sh, masked_only=masked_only)
                       for m, sh in runs], ignore_index=True)
+
+# %% ../nbs/22_experiments.ipynb #b4d10899
+@evaluators.register('perturbation_focus')
+def eval_perturbation_focus(model, data:TensorData, meta:dict, device, spec=None, batch_size:int=256) -> pd.DataFrame:
+    "SAT Fig. 1: mean over the test images (mask neither empty nor full) of the share of Σ|δ| inside the object mask over the mask's share of the image, for the attack `spec` (default PGD-5 at 8/255), uniform noise of its ε and the attack's δ against another image's mask."
+    spec = _specs([spec])[0] if spec is not None else AttackSpec('pgd', 8/255, 5, 2/255)
+    check(data.masks is not None, f"perturbation_focus needs test images with object masks; {meta.get('method', 'this model')}'s test data has none")
+    atk, noise = spec.build(model), AttackSpec('uniform', spec.eps).build(model)
+    out = {k: [] for k in ('attack', 'uniform', 'shuffled')}; areas = []
+    def focus(d, m):
+        e = d.abs().sum(1, keepdim=True)
+        return ((e * m).sum((1, 2, 3)) / e.sum((1, 2, 3)).clamp_min(1e-12)) / m.mean((1, 2, 3))
+    for b in make_loader(data, batch_size, shuffle=False, device=device):
+        a = b.mask.mean((1, 2, 3)); keep = (a > 0) & (a < 1)
+        if len(b.x) < 2 or not keep.any(): continue
+        d = atk(b.x, b.y) - b.x
+        out['attack'].append(focus(d, b.mask)[keep]); out['shuffled'].append(focus(d, b.mask.roll(1, 0))[keep & keep.roll(1, 0)])
+        out['uniform'].append(focus(noise(b.x, b.y) - b.x, b.mask)[keep]); areas.append(a[keep])
+    check(len(areas), "perturbation_focus: no test image has a mask that is neither empty nor full")
+    rows = [dict(method=meta['method'], seed=meta['seed'], kind=k, attack=spec.name, eps=spec.eps, steps=spec.steps,
+                 focus=torch.cat(v).mean().item(), focus_median=torch.cat(v).median().item(), n=len(torch.cat(v))) for k, v in out.items()]
+    return pd.DataFrame(rows).assign(area=torch.cat(areas).mean().item())
 
 # %% ../nbs/22_experiments.ipynb #37354aa9
 @functools.lru_cache(maxsize=8)
