@@ -349,11 +349,12 @@ def eval_wsol(model, data:TensorData, meta:dict, device, method='gradient', thre
 # %% ../nbs/22_experiments.ipynb #b4d10899
 @evaluators.register('perturbation_focus')
 def eval_perturbation_focus(model, data:TensorData, meta:dict, device, spec=None, batch_size:int=256) -> pd.DataFrame:
-    "SAT Fig. 1: mean over the test images (mask neither empty nor full) of the share of Σ|δ| inside the object mask over the mask's share of the image, for the attack `spec` (default PGD-5 at 8/255), uniform noise of its ε and the attack's δ against another image's mask."
+    "SAT Fig. 1: mean over the test images (mask neither empty nor full) of the share of Σ|δ| inside the object mask over the mask's share of the image, for the attack `spec` (default PGD-5 at 8/255), the loss gradient at the image, uniform noise of the attack's ε, and the attack's δ and the gradient against another image's mask."
     spec = _specs([spec])[0] if spec is not None else AttackSpec('pgd', 8/255, 5, 2/255)
     check(data.masks is not None, f"perturbation_focus needs test images with object masks; {meta.get('method', 'this model')}'s test data has none")
     atk, noise = spec.build(model), AttackSpec('uniform', spec.eps).build(model)
-    out = {k: [] for k in ('attack', 'uniform', 'shuffled')}; areas = []
+    out = {k: [] for k in ('attack', 'gradient', 'uniform', 'shuffled', 'gradient shuffled')}; areas = []
+    ce = lambda y: (lambda z: torch.nn.functional.cross_entropy(model(z), y, reduction='none'))
     def focus(d, m):
         e = d.abs().sum(1, keepdim=True)
         return ((e * m).sum((1, 2, 3)) / e.sum((1, 2, 3)).clamp_min(1e-12)) / m.mean((1, 2, 3))
@@ -363,6 +364,8 @@ def eval_perturbation_focus(model, data:TensorData, meta:dict, device, spec=None
         d = atk(b.x, b.y) - b.x
         out['attack'].append(focus(d, b.mask)[keep]); out['shuffled'].append(focus(d, b.mask.roll(1, 0))[keep & keep.roll(1, 0)])
         out['uniform'].append(focus(noise(b.x, b.y) - b.x, b.mask)[keep]); areas.append(a[keep])
+        with preserved(model), torch.enable_grad(): g, _ = input_grad(ce(b.y), b.x)   # where the attack's first step points
+        out['gradient'].append(focus(g, b.mask)[keep]); out['gradient shuffled'].append(focus(g, b.mask.roll(1, 0))[keep & keep.roll(1, 0)])
     check(len(areas), "perturbation_focus: no test image has a mask that is neither empty nor full")
     rows = [dict(method=meta['method'], seed=meta['seed'], kind=k, attack=spec.name, eps=spec.eps, steps=spec.steps,
                  focus=torch.cat(v).mean().item(), focus_median=torch.cat(v).median().item(), n=len(torch.cat(v))) for k, v in out.items()]
