@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 import io
-import pandas as pd
+import numpy as np, pandas as pd
 import torch
 from torch import nn, Tensor
 from .core import *
@@ -17,7 +17,7 @@ from .attacks import attacks
 
 # %% auto #0
 __all__ = ['CLEAN', 'RESULT_COLUMNS', 'ID_COLUMNS', 'AttackSpec', 'pgd_grid', 'evaluate', 'save_results', 'load_results',
-           'plot_accuracy_vs_eps', 'paper_table', 'compare']
+           'plot_accuracy_vs_eps', 'mean_ci', 'ci_text', 'paper_table', 'compare']
 
 # %% ../nbs/08_evaluate.ipynb #62d1e548
 @dataclass
@@ -118,17 +118,25 @@ def plot_accuracy_vs_eps(df:pd.DataFrame, ax=None, attack:str='pgd', title:str|N
     if title: ax.set_title(title, fontsize=9)
     return ax
 
+# %% ../nbs/08_evaluate.ipynb #meanci02
+def mean_ci(a, level:float=0.95) -> tuple[float, float]:
+    "Mean of `a` (NaNs dropped) and the half-width of its `level` t-interval (NaN for fewer than 2 values)."
+    from scipy import stats
+    check(0 < level < 1, f"level must lie between 0 and 1 (0.95 for a 95 % interval), got {level}")
+    a = np.asarray(a, float).ravel(); a = a[~np.isnan(a)]; n = len(a)
+    if n == 0: return float('nan'), float('nan')
+    return float(a.mean()), (float(stats.t.ppf(0.5 + level / 2, n - 1) * a.std(ddof=1) / n ** 0.5) if n > 1 else float('nan'))
+
+def ci_text(a, digits:int=2) -> str:
+    "'mean ± half-width' of `a` (`mean_ci`), or the mean alone when there is no interval."
+    m, h = mean_ci(a)
+    return f"{m:.{digits}f}" if np.isnan(h) else f"{m:.{digits}f} ± {h:.{digits}f}"
+
 # %% ../nbs/08_evaluate.ipynb #fc97d7b8
 def paper_table(df:pd.DataFrame, attack:str='pgd', steps:int|None=None, ci:bool=True) -> pd.DataFrame:
     "Methods × eps table of accuracy (mean ± 95% CI half-width over seeds when there are several)."
-    from scipy import stats
     d = _columns(df, attack, steps)
-    def _cell(a):
-        a = a.dropna()
-        if len(a) < 2 or not ci: return f"{a.mean():.2f}"
-        h = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / len(a) ** 0.5
-        return f"{a.mean():.2f} ± {h:.2f}"
-    t = d.groupby(['method', 'col'], sort=False).accuracy.apply(_cell).unstack('col')
+    t = d.groupby(['method', 'col'], sort=False).accuracy.apply(ci_text if ci else lambda a: f"{a.mean():.2f}").unstack('col')
     return t[_ordered(t.columns)]
 
 def _columns(df:pd.DataFrame, attack:str, steps:int|None) -> pd.DataFrame:
@@ -151,15 +159,13 @@ def _ordered(cols) -> list:
 # %% ../nbs/08_evaluate.ipynb #7beeadcc
 def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None) -> pd.DataFrame:
     "Paired-by-seed accuracy difference `a - b` per column (clean, each eps): mean, 95% CI, verdict."
-    from scipy import stats
     d = _columns(df, attack, steps)
     for m in (a, b): check(m in set(d.method), f"method {m!r} not in the results; have {sorted(set(df.method))}")
     w = d[d.method.isin([a, b])].pivot_table(index=['col', 'seed'], columns='method', values='accuracy')
     w = w.dropna(); diff = (w[a] - w[b]).rename('diff')
     rows = []
     for col, g in diff.groupby(level='col', sort=False):
-        n, m = len(g), g.mean()
-        h = stats.t.ppf(0.975, n - 1) * g.std(ddof=1) / n ** 0.5 if n > 1 else float('nan')
+        n, (m, h) = len(g), mean_ci(g)
         verdict = 'one seed: no interval' if n < 2 else (f'{a} better' if m - h > 0 else f'{b} better' if m + h < 0 else 'no clear difference')
         rows.append(dict(col=col, **{a: w.loc[col, a].mean(), b: w.loc[col, b].mean()}, diff=m, ci_low=m - h, ci_high=m + h,
                          seeds=n, verdict=verdict))

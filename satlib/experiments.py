@@ -17,7 +17,7 @@ from .core import progress as progress_bar
 from .data import TensorData, as_data, make_loader
 from .datasets import get_data, get_tensors
 from .train import TrainConfig, load_run, save_model, build_model, methods, fit
-from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, _ordered, load_results
+from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, _ordered, load_results
 from .runs import train_run
 from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
@@ -952,10 +952,8 @@ def compute(t, budget:str, rows=None, root=None) -> pd.DataFrame:
 # %% ../nbs/22_experiments.ipynb #73260494
 def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
     "One claim from several rows of `claims` (at column `col` when it has several): mean difference over the pairs, t interval, verdict."
-    from scipy import stats
     if isinstance(C.index, pd.MultiIndex): C = C.xs(col, level='column') if col is not None else C
-    d = C['diff'].dropna(); n, m = len(d), d.mean() if len(d) else float('nan')
-    h = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / n ** 0.5 if n > 1 else float('nan')
+    d = C['diff'].dropna(); n, (m, h) = len(d), mean_ci(d)
     v = ('undecided: one pair' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
     return pd.DataFrame([dict(claim=claim, diff=m, ci_low=m - h, ci_high=m + h, seeds=int(C.seeds.min()) if n else 0, pairs=n, verdict=v)]).set_index('claim')
 
