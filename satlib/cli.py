@@ -176,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--threads', type=int, default=None, help="CPU threads per worker; None: the cores split evenly")
     tb.add_argument('--rows', nargs='+', default=None, help="only these row labels (with their teachers)")
     tb.add_argument('--seeds', nargs='+', type=int, default=None, help="only these seeds")
+    tb.add_argument('--evals', nargs='+', default=None, help="only these evaluations (names, as in the results files); None: all")
     tb.add_argument('--root', default=None, help="tables root; None: the checkout's, or $SATLIB_TABLES")
     tb.add_argument('--device', default=None, help="cpu or cuda; None: cuda if available")
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
@@ -233,7 +234,7 @@ def _run(a):
             from satlib.zoo import TablePaths
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)
         else: check(a.executor == 'local', f"unknown executor {a.executor!r}; choose local, submitit-local or slurm")
-        s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, progress=a.progress)
+        s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress)
         print(f"done: {s['ran']} jobs in {s['wall_seconds']:.0f}s ({s['trained']} runs trained); {status(t, a.budget, a.root)}")
     elif a.cmd == 'demo':
         demo(a.out, a.seeds, a.workers, a.device)

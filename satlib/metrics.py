@@ -308,31 +308,35 @@ def attribution_robustness(model:nn.Module, data, specs:list[AttackSpec], # data
         if isinstance(cls, type) and {'method', 'method_args', 'k'} <= set(inspect.signature(cls).parameters):
             kw.setdefault('method', method); kw.setdefault('method_args', method_args); kw.setdefault('k', k)
         atk = dataclasses.replace(spec, kwargs=kw).build(model)
-        ti, kt, used, seen = [], [], [], []
-        targets = derangement(len(data), rng(seed, 7)) if 'x_target' in inspect.signature(atk.perturb).parameters else None
+        ti, kt, used, seen, tt, t0 = [], [], [], [], [], []
+        needs = 'x_target' in inspect.signature(atk.perturb).parameters
+        # ART §5: the maps of other (shuffled) test images; the targeted attack's targets, and every attack's yardstick
+        targets = derangement(len(data), rng(seed, 7)) if needs or len(data) > 1 else None
         for b in make_loader(data, batch_size, shuffle=False, device=device):
             with preserved(model), torch.no_grad(): ok = model(b.x).argmax(1) == b.y
             x, y = b.x[ok], b.y[ok]                      # only correctly classified examples are attacked
             if not len(x): continue
-            kw = {}
-            if targets is not None:                      # ART §5: the maps of other (shuffled) test images
-                tb = get_batch(data, targets[b.idx[ok].cpu()], device)
-                kw = dict(x_target=tb.x.contiguous(), y_target=tb.y)
-            xa = atk(x, y, **kw)
+            tb = get_batch(data, targets[b.idx[ok].cpu()], device) if targets is not None else None
+            xa = atk(x, y, **(dict(x_target=tb.x.contiguous(), y_target=tb.y) if needs else {}))
             with preserved(model), torch.no_grad(): keep = model(xa).argmax(1) == y
             if 'kept' in getattr(atk, 'last', {}): keep &= atk.last['kept']
             with preserved(model):
                 f0, fa = (attribution_features(model, v, y, method, method_args, 'abs', False, seed, 0) for v in (x, xa))
+                if tb is not None:   # how close the map came to the other image's map, before and after the attack
+                    ft = attribution_features(model, tb.x.contiguous(), tb.y, method, method_args, 'abs', False, seed, 0)
+                    tt.append(topk_intersection(ft, fa, k).cpu()); t0.append(topk_intersection(ft, f0, k).cpu())
             ti.append(topk_intersection(f0, fa, k).cpu()); kt.append(kendall_tau(f0, fa).cpu()); used.append(keep.cpu())
             seen.append(ok.cpu())
         cat = lambda v, dt: torch.cat(v) if v else torch.zeros(0, dtype=dt)
         ti, kt, used, seen = cat(ti, torch.float), cat(kt, torch.float), cat(used, torch.bool), cat(seen, torch.bool)
         out[spec.key] = dict(correct=seen, topk=ti, kendall=kt, used=used)   # topk/kendall/used: for the correct examples
+        if tt: out[spec.key].update(to_target=cat(tt, torch.float), to_target0=cat(t0, torch.float))
         m = lambda v: 100 * v[used].double().mean().item() if used.any() else float('nan')
         rows.append(dict(method=meta.get('method', getattr(model, 'name', type(model).__name__)),
                          dataset=meta.get('dataset', data.name), attack=spec.name, eps=float(spec.eps),
                          steps=getattr(atk, 'steps', 0), step_size=getattr(atk, 'step_size', 0.), saliency=method, k=k,
-                         topk=m(ti), kendall=m(kt), n=int(used.sum()), n_correct=int(seen.sum()), n_total=len(seen),
+                         topk=m(ti), kendall=m(kt), target_topk=m(cat(tt, torch.float)) if tt else float('nan'),
+                         target_topk0=m(cat(t0, torch.float)) if t0 else float('nan'), n=int(used.sum()), n_correct=int(seen.sum()), n_total=len(seen),
                          seed=meta.get('seed', seed),
                          epochs=meta.get('epochs'), device=meta.get('device', str(device)),
                          **{c: v for c, v in meta.items() if c not in ('method', 'dataset', 'seed', 'epochs', 'device')}))

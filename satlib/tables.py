@@ -20,11 +20,11 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'TABLE6_ROWS', 'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10',
            'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
            'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS',
-           'PAPER_ART_TABLE2', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
-           'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals',
-           'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'sat_cifar_table', 'art_evals',
-           'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'supp_rows', 'supp_evals', 'roar_results',
-           'table_list']
+           'PAPER_ART_TABLE2', 'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget',
+           'sat_mask_rows', 'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo',
+           'sat_fig1_evals', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
+           'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals',
+           'supp_rows', 'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -670,15 +670,25 @@ def art_wsol_evals(n=None, thresholds=(0.1, 0.2, 0.3, 0.4, 0.5)) -> list[Eval]:
     return [Eval('accuracy', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 2/255, 10, 0.5/255)]), n=n),
             Eval('wsol', 'wsol', dict(method=('gradient', 'gradcam'), thresholds=tuple(thresholds), controls=('shuffled', 'center', 'full')), n=n)]
 
+ART_FIG1_METHODS = {'IG': ('integrated_gradients', dict(steps=8)), 'Grad-CAM++': ('gradcam_pp', {}),
+                    'GradientSHAP': ('gradient_shap', dict(n_samples=8))}   # ART Fig. 1's three maps
+
+def art_fig1_evals(n=100, steps:int=50, k:int=100, rows=('ResNet Natural', 'ResNet ART')) -> list[Eval]:
+    "ART Fig. 1: the targeted attribution attack (8/255, `steps` sign steps of 1/255) on each map of `ART_FIG1_METHODS`, beside sign noise of the same size; every map is also scored against the target (another image's map)."
+    specs = [AttackSpec('targeted_attribution', 8/255, steps, 1/255), AttackSpec('sign_noise', 8/255)]
+    return [Eval(f"manipulation_{f}", 'attribution', dict(saliency=f, saliency_args=a, specs=specs, k=k), n=n, rows=rows)
+            for f, a in ART_FIG1_METHODS.values()]
+
 _ART_WSOL_SGD = dict(batch_size=64, opt='sgd', lr=0.05, weight_decay=1e-4, schedule='cosine', eval_every=5)
 def _art_wsol_table(name:str, dataset:str, cpu_args:dict, gpu_args:dict, what:str) -> Table:
     return Table(name, f"ART Table 2, weakly supervised localization ({what}): Natural, PGD-7 and ART, ResNet and VGG-GAP, gradient maps and CAM",
         art_wsol_rows(),
-        dict(tiny=tiny_budget(args=dict(steps=1), evals=art_wsol_evals(32, (0.2,))),
-             cpu=Budget(dataset, cpu_args, test_args=dict(per_class=None), width=0.25, train=dict(_ART_WSOL_SGD, epochs=20), seeds=(0, 1, 2), evals=art_wsol_evals(500),
+        dict(tiny=tiny_budget(args=dict(steps=1), evals=art_wsol_evals(32, (0.2,)) + art_fig1_evals(8, steps=2)),
+             cpu=Budget(dataset, cpu_args, test_args=dict(per_class=None), width=0.25, train=dict(_ART_WSOL_SGD, epochs=20), seeds=(0, 1, 2), evals=art_wsol_evals(500) + art_fig1_evals(100),
                         note=f"{what} at 32×32 ({cpu_args}), ResNet-10 ×1/4 and VGG-GAP ×1/4 (the paper: ImageNet-pretrained ResNet-50 and "
-                             "VGG-GAP on CUB-200 at full size, 200 epochs), SGD 0.05 cosine, 20 epochs; localization on 500 test images"),
-             gpu=Budget(dataset, gpu_args, width=1.0, train=dict(_ART_WSOL_SGD, epochs=60), seeds=(0, 1, 2), evals=art_wsol_evals(),
+                             "VGG-GAP on CUB-200 at full size, 200 epochs), SGD 0.05 cosine, 20 epochs; localization on 500 test images; "
+                             "Fig. 1's targeted attack on the IG, Grad-CAM++ and GradientSHAP maps of the ResNets Natural and ART on 100 test images"),
+             gpu=Budget(dataset, gpu_args, width=1.0, train=dict(_ART_WSOL_SGD, epochs=60), seeds=(0, 1, 2), evals=art_wsol_evals() + art_fig1_evals(500),
                         note=f"{what} at 64×64 ({gpu_args}), ResNet-10 and VGG-GAP at full width, 60 epochs")),
         notebook='nbs/tables/art_table2_wsol.ipynb')
 

@@ -31,6 +31,16 @@ def test_unknown_table_is_one_line():
     r = satlib_cmd('table', 'no_such_table', check=False)
     assert r.returncode == 2 and "unknown table 'no_such_table'" in r.stderr and 'Traceback' not in r.stderr
 
+def test_table_evals_option(tmp_path):
+    "`--evals` runs only the named evaluations (after the runs they need); an unknown name is a one-line error listing the table's."
+    base = ('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--device', 'cpu', '--rows', 'Original', '--seeds', '0')
+    r = satlib_cmd(*base, '--evals', 'no_such_eval', check=False)
+    assert r.returncode == 2 and "has no evaluation 'no_such_eval'; it has: pgd, autoattack" in r.stderr and 'Traceback' not in r.stderr
+    satlib_cmd(*base, '--evals', 'pgd')
+    d = tmp_path / 'results' / TABLE / 'tiny'
+    assert sorted(f.name for f in d.glob('*.csv')) == ['pgd.csv', 'runs.csv']
+    assert set(pd.read_csv(d / 'pgd.csv').method) == {'Original'}
+
 def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
     "SIGKILL a tiny table run at random moments, run it again to the end: the same weights, cells and logs as one uninterrupted run."
     ref = tmp_path / 'ref'
