@@ -889,7 +889,7 @@ def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|
     t = tables[t] if isinstance(t, str) else t
     b = t.budget(budget); device = torch.device(device)
     rs = [t.row(l) for l in rows] if rows is not None else [r for r in t.rows if r.role != 'teacher']
-    train = get_tensors(b.dataset, None, 'train', **b.data_args)
+    train = get_data(b.dataset, None, 'train', stream=False, **b.data_args)   # as the runner reads it (`per_class` included)
     mean, std = train.stats()
     info = dict(model=b.model, num_classes=train.num_classes, width=b.width, stem=b.stem, mean=mean, std=std)
     tmp, stores = Path(_tf.mkdtemp()), {}
