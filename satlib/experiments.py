@@ -27,9 +27,9 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
-           'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line',
-           'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'long_form', 'claim_columns',
-           'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
+           'hand_out', 'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims',
+           'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'long_form',
+           'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -598,13 +598,19 @@ def _record_cell(paths:TablePaths, table:str, budget:str, job:Job, rec:dict):
     _append_csv(paths.result_dir(table, budget) / f"{job.spec['eval']}.csv", df, 'cell', job.key)
 
 def job_cost(j:Job) -> float:
-    "A job's relative cost, for the order in which several workers take them: a training run's epochs × (1 + its training attack's steps); a store first (runs wait for it); evaluations 0."
+    "A job's relative cost: a training run's epochs × (1 + its training attack's steps); a store inf (runs wait for it); evaluations 0."
     if j.kind != 'train': return float('inf') if j.kind == 'store' else 0.
     import inspect
     try: d = inspect.signature(methods[j.spec['method']]).parameters.get('steps')
     except (SatlibError, TypeError, ValueError): d = None
     steps = (j.spec.get('method_args') or {}).get('steps', d.default if d is not None and d.default is not inspect.Parameter.empty else 0)
     return j.spec['train']['epochs'] * (1 + (steps if isinstance(steps, (int, float)) else 0))
+
+def hand_out(jobs:list[Job], cost:dict|None=None) -> list[Job]:
+    "Ready `jobs` in the order several workers take them: stores (runs wait for them), then evaluations (short: a finished run's cells reach the disk before the next long training starts), then training runs longest first."
+    cost = cost or {j.key: job_cost(j) for j in jobs}
+    rank = {'store': 2, 'eval': 1, 'train': 0}
+    return sorted(jobs, key=lambda j: (rank[j.kind], cost[j.key]), reverse=True)
 
 def pending(t:Table, budget:str, jobs:list[Job], paths:TablePaths) -> list[Job]:
     "The jobs of `jobs` not yet done: runs without an intact zoo model, cells not in their CSV, stores not on disk."
@@ -663,7 +669,7 @@ def run_table(table, # a `Table` or a registered table name
     try:
         while waiting or running:
             ready = [j for j in waiting if not any(d in by_key for d in j.deps)]
-            if getattr(ex, 'workers', workers) > 1: ready.sort(key=lambda j: cost[j.key], reverse=True)   # longest first: the short jobs fill in beside it
+            if getattr(ex, 'workers', workers) > 1: ready = hand_out(ready, cost)   # cells first, then the longest run: the short jobs fill in beside it
             while ready and len(running) < getattr(ex, 'workers', workers):
                 j = ready.pop(0); waiting.remove(j)
                 if isinstance(ex, InlineExecutor): f = ex.submit(run_job, j, paths, t.name, budget, threads)
