@@ -24,7 +24,7 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'sat_mask_rows', 'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo',
            'sat_fig1_evals', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
            'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals',
-           'supp_rows', 'supp_evals', 'roar_results', 'table_list']
+           'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -695,7 +695,12 @@ def _art_wsol_table(name:str, dataset:str, cpu_args:dict, gpu_args:dict, what:st
 tables.register('art_wsol_tinyimagenet')(_art_wsol_table('art_wsol_tinyimagenet', 'tinyimagenet', dict(classes=10, resize=32, per_class=100),
                                                          dict(classes=50, resize=64), 'Tiny ImageNet boxes, 10 classes'))
 tables.register('art_wsol_cub200')(_art_wsol_table('art_wsol_cub200', 'cub200', dict(resize=32), dict(resize=64),
-                                                   'CUB-200 boxes: needs cub200/ in the data root'))
+                                                   'CUB-200 boxes: needs CUB_200_2011/ in the data root'))
+
+def art_wsol_table() -> str:
+    "`art_wsol_cub200` when the data root holds CUB-200-2011 (the paper's data for Table 2 and Figs. 1, 5, 13), else `art_wsol_tinyimagenet`."
+    try: return 'art_wsol_cub200' if (data_root() / 'CUB_200_2011').is_dir() else 'art_wsol_tinyimagenet'
+    except SatlibError: return 'art_wsol_tinyimagenet'
 
 
 # %% ../nbs/23_tables.ipynb #aa2fbe10
