@@ -15,7 +15,7 @@ import torch
 from .core import *
 from .core import progress as progress_bar
 from .data import TensorData, as_data, make_loader
-from .datasets import get_data, get_tensors
+from .datasets import get_data
 from .train import TrainConfig, load_run, save_model, build_model, methods, fit
 from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, _ordered, load_results
 from .runs import train_run

@@ -22,7 +22,7 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS',
            'PAPER_ART_TABLE2', 'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget',
            'sat_mask_rows', 'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo',
-           'sat_fig1_evals', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals',
+           'sat_fig1_evals', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table',
            'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals',
            'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
 
@@ -535,10 +535,14 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
 tables.register('sat_cifar10')(_sat_cifar_table('sat_cifar10', 'cifar10-jpeg', PAPER_SAT_CIFAR10, 'CIFAR-10'))
 tables.register('sat_cifar100')(_sat_cifar_table('sat_cifar100', 'cifar100', PAPER_SAT_CIFAR100, 'CIFAR-100: needs cifar-100-python/ in the data root'))
 
+def data_table(folder:str, real:str, stand_in:str) -> str:
+    "Table `real` when the data root holds `folder` (the paper's data), else `stand_in` (also when there is no data root)."
+    try: return real if (data_root() / folder).is_dir() else stand_in
+    except SatlibError: return stand_in
+
 def sat_cifar_table() -> str:
     "`sat_cifar100` when the data root holds CIFAR-100 (the paper's data for Tables 3, 4, 6 and Fig. 5), else `sat_cifar10`."
-    try: return 'sat_cifar100' if (data_root() / 'cifar-100-python').is_dir() else 'sat_cifar10'
-    except SatlibError: return 'sat_cifar10'
+    return data_table('cifar-100-python', 'sat_cifar100', 'sat_cifar10')
 
 # %% ../nbs/23_tables.ipynb #0cfe9a4c
 ART_MAIN_ROWS = ('Natural', 'PGD-10', 'ART')
@@ -699,8 +703,7 @@ tables.register('art_wsol_cub200')(_art_wsol_table('art_wsol_cub200', 'cub200', 
 
 def art_wsol_table() -> str:
     "`art_wsol_cub200` when the data root holds CUB-200-2011 (the paper's data for Table 2 and Figs. 1, 5, 13), else `art_wsol_tinyimagenet`."
-    try: return 'art_wsol_cub200' if (data_root() / 'CUB_200_2011').is_dir() else 'art_wsol_tinyimagenet'
-    except SatlibError: return 'art_wsol_tinyimagenet'
+    return data_table('CUB_200_2011', 'art_wsol_cub200', 'art_wsol_tinyimagenet')
 
 
 # %% ../nbs/23_tables.ipynb #aa2fbe10
