@@ -72,13 +72,15 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
         st = load_checkpoint(ck)
         diff = resume_changes(st, cfg, meth)
         check(not diff, f"cannot resume {ck}: the configuration changed {diff} (checkpoint's, now); use a new run folder")
-        info.update(_progress(st['history']))
+        info.update(_progress(st['history']), calls=old.get('calls', []) if rf.exists() else [])
     rank, _ = dist_info()
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
-    t0 = time.time()
+    t0, start = time.time(), info.get('epochs_done', 0)
     hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device, setup=False,
                tensorboard=tensorboard, workers=workers)
-    info.update(_progress(hist), wall_seconds=time.time() - t0)
+    info.update(_progress(hist), wall_seconds=time.time() - t0)   # this call's; `calls` keeps every finished call's
+    info['calls'] = info.get('calls', []) + [dict(epochs=[start, info['epochs_done']], wall_seconds=info['wall_seconds'],
+                                                  device=info['device'], satlib=info['satlib'])]
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     return info
 
