@@ -19,12 +19,14 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS',
            'TABLE6_ROWS', 'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10',
            'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
-           'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_FLOWERS_CONTROLS',
-           'PAPER_ART_TABLE2', 'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget',
-           'sat_mask_rows', 'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo',
-           'sat_fig1_evals', 'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table',
-           'sat_cifar_table', 'art_evals', 'art_flowers_evals', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals',
-           'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results', 'table_list']
+           'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_TABLE1_CONTROLS',
+           'PAPER_ART_SVHN', 'PAPER_ART_GTSRB', 'PAPER_ART_TABLE2', 'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS',
+           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule',
+           'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals', 'teacher_rows',
+           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table', 'sat_cifar_table', 'art_evals',
+           'art_table1_rows', 'art_table1_evals', 'art_flowers_evals', 'art_table1_data', 'art_wsol_rows',
+           'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results',
+           'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -535,9 +537,9 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
 tables.register('sat_cifar10')(_sat_cifar_table('sat_cifar10', 'cifar10-jpeg', PAPER_SAT_CIFAR10, 'CIFAR-10'))
 tables.register('sat_cifar100')(_sat_cifar_table('sat_cifar100', 'cifar100', PAPER_SAT_CIFAR100, 'CIFAR-100: needs cifar-100-python/ in the data root'))
 
-def data_table(folder:str, real:str, stand_in:str) -> str:
-    "Table `real` when the data root holds `folder` (the paper's data), else `stand_in` (also when there is no data root)."
-    try: return real if (data_root() / folder).is_dir() else stand_in
+def data_table(paths:str|tuple, real:str, stand_in:str) -> str:
+    "Table `real` when the data root holds any of `paths` (the paper's data: a folder or a file), else `stand_in` (also when there is no data root)."
+    try: return real if any((data_root() / p).exists() for p in ((paths,) if isinstance(paths, str) else paths)) else stand_in
     except SatlibError: return stand_in
 
 def sat_cifar_table() -> str:
@@ -618,25 +620,32 @@ PAPER_ART_FLOWERS = {   # ART Table 1 (Flowers) and §5 (Top-1 Seg, as %)
     'Natural': dict(IN=38.22, K=56.43, clean=93.91, pgd40=0.0, seg_ig=33.7, seg_grad=24.4),
     'PGD-7': dict(IN=80.84, K=84.14, clean=92.64, pgd40=69.85, seg_ig=42.2, seg_grad=24.6),
     'ART': dict(IN=79.84, K=84.87, clean=93.21, pgd40=33.08, seg_ig=60.4, seg_grad=31.7)}
-ART_FLOWERS_CONTROLS = ('Natural + Uniform-Noise', 'ART λ = 0 (attack, no attribution loss)')
+ART_TABLE1_CONTROLS = ('Natural + Uniform-Noise', 'ART λ = 0 (attack, no attribution loss)')
 
-def art_flowers_evals(n_acc=None, n_attr=1000, ig_steps=16, ifia_steps=100, k=1000, seg_thresholds=(0.1, 0.2, 0.3, 0.4, 0.5)) -> list[Eval]:
-    "ART's Flowers-17 evaluations: accuracy under PGD-40 (`accuracy`), IFIA on IG maps with sign noise beside it (`attribution`), Top-1 Seg of IG and gradient maps on the test images with a trimap, with controls (`segmentation`)."
+def art_table1_rows(paper:dict, pgd_step:float) -> list[Row]:
+    "ART Table 1's rows on one dataset: Natural, PGD-7 (ℓ∞ 8/255, step `pgd_step`) and ART (the paper's λ 0.5, a 3, β 50, ε 8/255, step 1.5/255), and the two controls `ART_TABLE1_CONTROLS`."
+    return [Row('Natural', 'original', paper=paper.get('Natural', {})),
+            Row(ART_TABLE1_CONTROLS[0], 'noise', dict(eps=8/255), role='control'),
+            Row('PGD-7', 'pgd', dict(eps=8/255, steps=7, step_size=pgd_step), paper=paper.get('PGD-7', {})),
+            Row('ART', 'art', paper=paper.get('ART', {}), train=dict(amp=False)),
+            Row(ART_TABLE1_CONTROLS[1], 'art', dict(lam=0.), role='control', train=dict(amp=False))]
+
+def art_table1_evals(n_acc=None, n_attr=1000, ig_steps=16, ifia_steps=50, k=100) -> list[Eval]:
+    "ART Table 1 on one dataset: clean accuracy and accuracy under PGD-40 (`accuracy`, ℓ∞ 8/255, step 2/255), IFIA on IG maps (top-`k`, 8/255, `ifia_steps` of 1/255) with sign noise of the same size beside it (`attribution`)."
     return [Eval('accuracy', 'attacks', dict(specs=[CLEAN, AttackSpec('pgd', 8/255, 40, 2/255)]), n=n_acc),
             Eval('attribution', 'attribution', dict(saliency='integrated_gradients', saliency_args=dict(steps=ig_steps), k=k,
-                 specs=[AttackSpec('ifia', 8/255, ifia_steps, 1/255), AttackSpec('sign_noise', 8/255)]), n=n_attr),
+                 specs=[AttackSpec('ifia', 8/255, ifia_steps, 1/255), AttackSpec('sign_noise', 8/255)]), n=n_attr)]
+
+def art_flowers_evals(n_acc=None, n_attr=1000, ig_steps=16, ifia_steps=100, k=1000, seg_thresholds=(0.1, 0.2, 0.3, 0.4, 0.5)) -> list[Eval]:
+    "ART's Flowers-17 evaluations: `art_table1_evals`, and Top-1 Seg of IG and gradient maps on the test images with a trimap, with controls (`segmentation`)."
+    return art_table1_evals(n_acc, n_attr, ig_steps, ifia_steps, k) + [
             Eval('segmentation', 'wsol', dict(method=('integrated_gradients', 'gradient'), method_args=dict(integrated_gradients=dict(steps=ig_steps)),
                  thresholds=tuple(seg_thresholds), controls=('shuffled', 'center', 'full')), test_args=dict(missing_mask='drop'))]
 
 _ART_FLOWERS_SGD = dict(batch_size=64, opt='sgd', lr=0.05, weight_decay=2e-4, schedule='cosine', eval_every=5)
-_ART_FLOWERS_ROWS = [Row('Natural', 'original', paper=PAPER_ART_FLOWERS['Natural']),
-                     Row(ART_FLOWERS_CONTROLS[0], 'noise', dict(eps=8/255), role='control'),
-                     Row('PGD-7', 'pgd', dict(eps=8/255, steps=7, step_size=2.5/255), paper=PAPER_ART_FLOWERS['PGD-7']),
-                     Row('ART', 'art', paper=PAPER_ART_FLOWERS['ART'], train=dict(amp=False)),   # the paper's λ 0.5, a 3, β 50, ε 8/255, step 1.5/255
-                     Row(ART_FLOWERS_CONTROLS[1], 'art', dict(lam=0.), role='control', train=dict(amp=False))]
 tables.register('art_flowers17')(Table(
     'art_flowers17', "ART Table 1 (Flowers-17 row) and §5 (Top-1 Seg against the trimaps): Natural, PGD-7, ART and two controls",
-    _ART_FLOWERS_ROWS,
+    art_table1_rows(PAPER_ART_FLOWERS, 2.5/255),
     dict(tiny=tiny_budget(args=dict(steps=1), evals=art_flowers_evals(32, 8, 2, 2, 20, (0.2,))),
          cpu=Budget('flowers17', dict(n_train=60, n_test=20, resize=32), width=0.25, train=dict(_ART_FLOWERS_SGD, epochs=20), seeds=(0, 1, 2),
                     evals=art_flowers_evals(None, 100, 8, 50, 64),
@@ -650,6 +659,52 @@ tables.register('art_flowers17')(Table(
                       train=dict(_ART_FLOWERS_SGD, lr=0.1, batch_size=128, epochs=68), seeds=(0, 1, 2), evals=art_flowers_evals(),
                       note="the paper's data and model (128×128, 72/8 per class, WRN-28-10, 68 epochs; without its augmentation to 1000 per class)")),
     notebook='nbs/tables/art_table1_flowers17.ipynb'))
+
+
+# %% ../nbs/23_tables.ipynb #a1sg0002
+PAPER_ART_SVHN = {   # ART Table 1 (SVHN): IN, K, clean accuracy, PGD-40 accuracy (%)
+    'Natural': dict(IN=60.43, K=56.50, clean=95.66, pgd40=0.0), 'PGD-7': dict(IN=39.67, K=55.56, clean=92.84, pgd40=50.12),
+    'ART': dict(IN=61.37, K=72.60, clean=95.47, pgd40=43.56)}
+PAPER_ART_GTSRB = {  # ART Table 1 (GTSRB); IG Norm and IG-SUM Norm are Chen et al.'s, copied by the paper (not trained here)
+    'Natural': dict(IN=68.74, K=76.48, clean=99.43, pgd40=19.9), 'IG Norm': dict(IN=74.81, K=75.55, clean=97.02, pgd40=75.24),
+    'IG-SUM Norm': dict(IN=74.04, K=76.84, clean=95.68, pgd40=77.12), 'PGD-7': dict(IN=86.13, K=88.42, clean=98.36, pgd40=87.49),
+    'ART': dict(IN=91.96, K=89.34, clean=98.47, pgd40=84.66)}
+
+def _art_table1_table(name:str, what:str, paper:dict, pgd_step:float, cpu:Budget, gpu:Budget, full:Budget|None=None) -> Table:
+    b = dict(tiny=tiny_budget(args=dict(steps=1), evals=art_table1_evals(32, 8, 2, 2, 20)), cpu=cpu, gpu=gpu)
+    return Table(name, f"ART Table 1, {what}: Natural, PGD-7, ART and two controls", art_table1_rows(paper, pgd_step),
+                 dict(b, paper=full) if full else b, notebook='nbs/tables/art_table1_svhn_gtsrb.ipynb')
+
+_T1_SGD = dict(_ART_FLOWERS_SGD, eval_every=0)
+_T1_NOTE = "; IFIA as the paper (50 steps of 1/255, k = 100) on IG with 8 points, on 100 test images; PGD-40 on 1000"
+tables.register('art_svhn')(_art_table1_table('art_svhn', "SVHN rows (needs train_32x32.mat and test_32x32.mat in the data root or its svhn/)",
+    PAPER_ART_SVHN, 2.5/255,
+    Budget('svhn', dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=dict(_T1_SGD, epochs=10), seeds=(0, 1, 2),
+           evals=art_table1_evals(1000, 100, 8), note="500 training images per class (seeded), ResNet-10 ×1/4 (the paper: WRN-40-2), "
+           "SGD 0.05 cosine, batch 64, 10 epochs (the paper: 200), 3 seeds" + _T1_NOTE),
+    Budget('svhn', {}, width=0.5, train=dict(_ART_SGD, epochs=10), seeds=(0, 1, 2), evals=art_table1_evals(None, 1000, 16),
+           note="all 73,257 training images, ResNet-10 ×1/2, SGD 0.1 cosine, batch 256, 10 epochs, 3 seeds; IFIA on 1000 test images"),
+    Budget('svhn', {}, model='wrn40_2', width=1.0, train=dict(_ART_SGD, weight_decay=2e-4, epochs=200), seeds=(0, 1, 2),
+           evals=art_table1_evals(None, 1000, 16), note="the paper's model and epochs (WRN-40-2, 200; its step schedule replaced by cosine)")))
+tables.register('art_gtsrb')(_art_table1_table('art_gtsrb', "GTSRB rows (needs GTSRB/ in the data root)", PAPER_ART_GTSRB, 2/255,
+    Budget('gtsrb', dict(resize=32, per_class=100), test_args=dict(per_class=None), width=0.25, train=dict(_T1_SGD, epochs=10), seeds=(0, 1, 2),
+           evals=art_table1_evals(1000, 100, 8), note="32×32 (the paper's), 100 training images per class (seeded; 4300), ResNet-10 ×1/4 "
+           "(the paper: WRN-28-10), SGD 0.05 cosine, batch 64, 10 epochs, 3 seeds, without the paper's augmentation" + _T1_NOTE),
+    Budget('gtsrb', dict(resize=32), width=0.5, train=dict(_ART_SGD, batch_size=128, epochs=12), seeds=(0, 1, 2), evals=art_table1_evals(None, 1000, 16),
+           note="all 39,209 training images at 32×32, ResNet-10 ×1/2, SGD 0.1 cosine, batch 128, 12 epochs (the paper's), 3 seeds"),
+    Budget('gtsrb', dict(resize=32), model='wrn28_10', width=1.0, train=dict(_ART_SGD, batch_size=128, weight_decay=2e-4, epochs=12), seeds=(0, 1, 2),
+           evals=art_table1_evals(None, 1000, 16), note="the paper's model and epochs (WRN-28-10, 12; without its augmentation to 10,000 images per class)")))
+tables.register('art_shapes')(_art_table1_table('art_shapes', "the SVHN and GTSRB rows' stand-in on the built-in shapes", {}, 2/255,
+    Budget('builtin', dict(n=2000), test_args=dict(n=1000), width=0.25, train=dict(_T1_SGD, epochs=15), seeds=(0, 1, 2),
+           evals=art_table1_evals(None, 100, 8), note="2000 built-in training images (1000 test), ResNet-10 ×1/4, SGD 0.05 cosine, batch 64, "
+           "15 epochs, 3 seeds" + _T1_NOTE.replace('on 1000', 'on all 1000')),
+    Budget('builtin', dict(n=10000), test_args=dict(n=2000), width=0.5, train=dict(_T1_SGD, epochs=30), seeds=(0, 1, 2),
+           evals=art_table1_evals(None, 1000, 16), note="10,000 built-in training images, ResNet-10 ×1/2, 30 epochs, 3 seeds")))
+
+def art_table1_data() -> dict:
+    "Table 1's SVHN and GTSRB rows: the runner table of each (`art_svhn`, `art_gtsrb` when the data root holds the data, else the stand-in `art_shapes`)."
+    return {'SVHN': data_table(('svhn/test_32x32.mat', 'SVHN/test_32x32.mat', 'test_32x32.mat'), 'art_svhn', 'art_shapes'),
+            'GTSRB': data_table('GTSRB', 'art_gtsrb', 'art_shapes')}
 
 
 # %% ../nbs/23_tables.ipynb #aw2a0002
