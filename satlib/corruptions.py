@@ -148,9 +148,12 @@ def evaluate_corruptions(model:nn.Module, data:TensorData,
                          on_error:str='skip', # 'skip': NaN row with the error; 'raise': stop
                          batch_size:int=256, device=None, meta:dict|None=None, seed:int=0, workers:int=0,
                          progress:bool|None=None, # one bar over corruptions x severities (None: when someone watches)
+                         source:str='generated', # 'generated': corrupt `data` here; 'released': the CIFAR-10-C files (`load_cifar10c`)
+                         root=None, # the data root of the released files (None: $SATLIB_DATA)
                         ) -> tuple[pd.DataFrame, dict]:
     "Accuracy under each corruption and severity: tidy rows (evaluate's columns + corruption, severity) and outcomes."
     check(on_error in ('skip', 'raise'), f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    check(source in ('generated', 'released'), f"source must be 'generated' or 'released' (the CIFAR-10-C files), got {source!r}")
     base = data if n is None or n >= len(data) else data.subset(slice(0, n))
     rows, outs = [], {}
     jobs = ([('none', 0)] if clean else []) + [(c, s) for c in corruptions for s in severities]
@@ -158,7 +161,8 @@ def evaluate_corruptions(model:nn.Module, data:TensorData,
     with contextlib.closing(bar):
         for c, s in jobs:   # the bar covers corrupting and evaluating; the inner bars stay off
             bar.set_postfix_str('clean' if c == 'none' else f"{c} s{s}")
-            try: d = base if c == 'none' else corrupted(base, c, s, seed=seed, workers=workers, progress=False)
+            try: d = (base if c == 'none' else corrupted(base, c, s, seed=seed, workers=workers, progress=False) if source == 'generated'
+                      else load_cifar10c(c, s, root, n=len(base)))
             except Exception as e:
                 if on_error == 'raise' or isinstance(e, SatlibError): raise
                 warnings.warn(f"corruption {c} (severity {s}) failed: {type(e).__name__}: {e}")

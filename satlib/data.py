@@ -16,7 +16,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['datasets', 'Batch', 'read_item', 'TensorData', 'random_crop_flip', 'Loader', 'DeviceLoader', 'StreamData',
-           'StreamLoader', 'as_data', 'make_loader', 'get_batch', 'make_shapes', 'BuiltinShapes', 'data_root']
+           'StreamLoader', 'as_data', 'make_loader', 'get_batch', 'make_shapes', 'BuiltinShapes', 'data_root',
+           'has_data']
 
 # %% ../nbs/01_data.ipynb #7776634f
 class Batch(NamedTuple):
@@ -485,6 +486,13 @@ def data_root(root=None) -> Path:
     p = Path(r).expanduser()
     check(p.is_dir(), f"data root {str(p)!r} does not exist or is not a folder; pass --data-root or set SATLIB_DATA to the folder that holds the datasets")
     return p
+
+def has_data(paths:str|tuple, # paths under the data root (folders or files), e.g. 'CIFAR-10-C'
+             root=None) -> bool:
+    "Whether the data root holds any of `paths` (False when there is no data root): for code that runs the paper's data when it is there."
+    try: r = data_root(root)
+    except SatlibError: return False
+    return any((r / p).exists() for p in ((paths,) if isinstance(paths, str) else paths))
 
 _BUILTIN_OPTIONS = ('n', 'size', 'num_classes', 'seed', 'spurious', 'transform')
 

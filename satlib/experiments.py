@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 import torch
 from .core import *
 from .core import progress as progress_bar
-from .data import TensorData, as_data, make_loader
+from .data import TensorData, as_data, make_loader, has_data
 from .datasets import get_data
 from .train import TrainConfig, load_run, save_model, build_model, methods, fit
 from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, _ordered, load_results
@@ -71,6 +71,7 @@ class Eval:
     n: int|None = None        # random test images (seeded, the same for every model); None: all
     rows: tuple|None = None   # row labels to evaluate (None: every row that is not a teacher)
     test_args: dict = field(default_factory=dict)   # test-split options for this evaluation only (e.g. missing_mask='drop': the masked images)
+    needs: str|tuple|None = None   # data-root paths it reads besides the budget's data (e.g. 'CIFAR-10-C'): `plan` leaves it out while none is there
 
 @dataclass
 class Budget:
@@ -202,6 +203,9 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
                         dict(v['cfg'], role=r.role, stores={k: sk for k, (sk, _, _) in v['stores'].items()}, device=device, also=[])))
     for e in b.evals:
         if evals is not None and e.name not in evals: continue
+        if e.needs and not has_data(e.needs):
+            check(evals is None, f"evaluation {e.name!r} of {t.name} needs {e.needs} in the data root, which has none; add it to the data root")
+            continue   # (the paper's data is not here: the evaluation waits for it, and counts nowhere)
         ev = evaluators[e.fn]
         labels = e.rows if e.rows is not None else [r.label for r in t.rows if r.role != 'teacher']
         for lab in labels: t.row(lab)
@@ -261,12 +265,13 @@ def eval_attribution(model, data:TensorData, meta:dict, device, saliency:str='in
     return df
 
 @evaluators.register('corruptions')
-def eval_corruptions(model, data:TensorData, meta:dict, device, corruptions=(), severities=(1, 2, 3, 4, 5), batch_size:int=500) -> pd.DataFrame:
-    "ART Table 3: accuracy under each corruption and severity (`satlib.corruptions`)."
+def eval_corruptions(model, data:TensorData, meta:dict, device, corruptions=(), severities=(1, 2, 3, 4, 5), batch_size:int=500,
+                     source:str='generated') -> pd.DataFrame:
+    "ART Table 3: accuracy under each corruption and severity (`satlib.corruptions`; `source='released'`: the CIFAR-10-C files)."
     from satlib.corruptions import evaluate_corruptions, CORRUPTIONS
     data = data if isinstance(data, TensorData) else TensorData.from_dataset(data)   # corrupting works on whole uint8 tensors
     return evaluate_corruptions(model, data, tuple(corruptions) or CORRUPTIONS, tuple(severities), batch_size=batch_size,
-                                device=device, meta=meta)[0]
+                                device=device, meta=meta, source=source)[0]
 
 def eval_transfer(models:dict, data:TensorData, metas:dict, device, spec=None, batch_size:int=500) -> pd.DataFrame:
     "ART Table 6: examples crafted on each (source) model by `spec`, shown to every (target) model."

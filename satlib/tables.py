@@ -11,7 +11,7 @@ from .evaluate import AttackSpec, CLEAN
 from .sat import stretched_alpha, SAT_ALPHA
 from .experiments import Table, Row, Budget, Eval, Maps, RunOf, tables, status, plan, run_table, results, paper_comparison, claims, claim_line, budget_line, show_line
 from .zoo import TablePaths
-from .data import data_root
+from .data import has_data
 
 # %% auto #0
 __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'SAT_METHODS', 'DEMO_ROWS',
@@ -539,8 +539,7 @@ tables.register('sat_cifar100')(_sat_cifar_table('sat_cifar100', 'cifar100', PAP
 
 def data_table(paths:str|tuple, real:str, stand_in:str) -> str:
     "Table `real` when the data root holds any of `paths` (the paper's data: a folder or a file), else `stand_in` (also when there is no data root)."
-    try: return real if any((data_root() / p).exists() for p in ((paths,) if isinstance(paths, str) else paths)) else stand_in
-    except SatlibError: return stand_in
+    return real if has_data(paths) else stand_in
 
 def sat_cifar_table() -> str:
     "`sat_cifar100` when the data root holds CIFAR-100 (the paper's data for Tables 3, 4, 6 and Fig. 5), else `sat_cifar10`."
@@ -571,6 +570,8 @@ def art_evals(n_acc=None, n_aa=1000, n_align=2000, n_transfer=2000, n_attr=500, 
             Eval('attribution_gradient', 'attribution', dict(saliency='gradient', specs=attr(False), k=k), n=n_attr, rows=main),
             Eval('attribution_shap', 'attribution', dict(saliency='gradient_shap', saliency_args=dict(n_samples=shap_samples), specs=attr(False), k=k), n=n_attr, rows=main),
             Eval('corruptions', 'corruptions', dict(corruptions=tuple(corruptions or ART_TABLE3.values()), severities=tuple(severities)), n=n_corrupt, rows=main),
+            Eval('corruptions_released', 'corruptions', dict(corruptions=tuple(corruptions or ART_TABLE3.values()), severities=tuple(severities),
+                 source='released'), n=n_corrupt, rows=main, needs='CIFAR-10-C'),   # the paper's CIFAR-10-C files, when the data root holds them
             Eval('strong_attacks', 'attacks', dict(specs=strong, batch_size=500), n=n_strong, rows=main),
             Eval('eps_sweep', 'attacks', dict(specs=sweep, batch_size=500), n=n_sweep, rows=main),
             Eval('attribution_eps', 'attribution', dict(saliency='integrated_gradients', saliency_args=dict(steps=ig_steps), k=k,   # Fig. 12
