@@ -28,8 +28,9 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
            'hand_out', 'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims',
-           'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'long_form',
-           'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
+           'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread',
+           'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool',
+           'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -852,6 +853,33 @@ def per_example(df:pd.DataFrame, # rows of an `attribution` results file (with i
         frames.append(d.assign(example=np.arange(len(d)), **base))
     cols = [c for c in df.columns if c not in ('per_example', *values)] + ['example', *values]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+# %% ../nbs/22_experiments.ipynb #sp0a0002
+_SPREAD = {'topk': 'IN', 'kendall': 'K'}
+
+def spread(E:pd.DataFrame, # `per_example` rows
+           by=('method', 'seed'), # the grouping (('method',): the seeds pooled)
+           long:bool=False) -> pd.DataFrame: # the long form of the means and IQRs (`col`: IN, IN IQR, K, K IQR), for `claims(df=...)`
+    "Per group of `by`: the number of examples and, for IN (`topk`) and K (`kendall`), the mean, median and interquartile range over the examples."
+    iqr = lambda s: s.quantile(.75) - s.quantile(.25)
+    aggs = dict(images=('topk', 'size'))
+    for v, n in _SPREAD.items(): aggs |= {n: (v, 'mean'), f'{n} median': (v, 'median'), f'{n} IQR': (v, iqr)}
+    S = E.groupby(list(by), sort=False).agg(**aggs)
+    if not long: return S
+    return S.reset_index().melt(list(by), [c for n in _SPREAD.values() for c in (n, f'{n} IQR')], var_name='col', value_name='accuracy')
+
+def plot_spread(E:pd.DataFrame, # `per_example` rows
+                order=None, # the methods, in this order (None: as they come)
+                k:int|None=None, # top-k size, for the axis label
+                title:str='IFIA on IG maps, every scored test image (seeds pooled)', short:dict|None=None): # shorter x labels
+    "ART Fig. 11: box plots of every example's Kendall τ and top-k intersection per method (seeds pooled); returns the figure."
+    import matplotlib.pyplot as plt, seaborn as sns
+    order = list(order) if order is not None else list(dict.fromkeys(E.method))
+    fig, ax = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(order)), 3.4))
+    for a, v, name in zip(ax, ('kendall', 'topk'), ('Kendall τ (%)', f"top-{k or 'k'} intersection (%)")):
+        sns.boxplot(data=E, x='method', y=v, order=order, ax=a, color='lightsteelblue', fliersize=2)
+        a.set_xticks(range(len(order)), [(short or {}).get(r, r) for r in order], fontsize=8); a.set_xlabel(''); a.set_ylabel(name)
+    fig.suptitle(title, fontsize=10); fig.tight_layout(); return fig
 
 # %% ../nbs/22_experiments.ipynb #b8545c17
 def long_form(df:pd.DataFrame, value:str, col:str) -> pd.DataFrame:
