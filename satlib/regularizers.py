@@ -11,10 +11,12 @@ from .core import *
 from .data import TensorData
 from .attacks import PGD
 from .train import Method, methods, load_run
+from .saliency import integration_rule
+from .art import batch_stats
 
 # %% auto #0
 __all__ = ['DISTILL_T', 'soft_targets', 'soft_cross_entropy', 'DistillationTeacher', 'DefensiveDistillation', 'jacobian_reg_loss',
-           'JacobianRegularization', 'PGDL2Training']
+           'JacobianRegularization', 'PGDL2Training', 'loss_ig', 'ig_norm', 'IGNorm', 'IGSumNorm']
 
 # %% ../nbs/18_regularizers.ipynb #c9d19bbd
 DISTILL_T = 100.
@@ -100,3 +102,65 @@ class PGDL2Training(Method):
         return PGD(model, self.eps, self.steps, self.step_size, norm='l2', random_start=self.random_start)(x, y)
     def loss(self, model, b, ctx):
         out = model(self.perturb(ctx.raw_model, b.x, b.y)); return F.cross_entropy(out, b.y), out
+
+# %% ../nbs/18_regularizers.ipynb #ign00002
+def loss_ig(model:nn.Module, x:Tensor, xp:Tensor, y:Tensor,
+            steps:int=10,                 # integration points m
+            rule:str='riemann_right',     # see `satlib.saliency.integration_rule` (Chen et al.: a Riemann sum)
+            create_graph:bool=True,       # keep the graph (for the attack on `xp` and for training)
+           ) -> Tensor:
+    "IG of the per-example cross-entropy for labels `y` from baseline `x` to inputs `xp`, `[B, C, H, W]` (Chen et al.'s IG^{ℓ_y}(x, x'))."
+    al, w = (v.to(device=x.device, dtype=x.dtype) for v in integration_rule(steps, rule))
+    m, one, d = len(al), (1,) * (x.ndim - 1), xp - x
+    pts = (x.unsqueeze(1) + al.view(1, m, *one) * d.unsqueeze(1)).reshape((-1,) + x.shape[1:])
+    g, _ = input_grad(lambda z: F.cross_entropy(model(z), y.repeat_interleave(m), reduction='none'), pts, create_graph=create_graph)
+    return d * (g.view((x.shape[0], m) + x.shape[1:]) * w.view(1, m, *one)).sum(1)
+
+def ig_norm(model:nn.Module, x:Tensor, xp:Tensor, y:Tensor, steps:int=10) -> Tensor:
+    "‖IG^{ℓ_y}(x, x')‖₁ per example, `[B]`."
+    return loss_ig(model, x, xp, y, steps).flatten(1).abs().sum(1)
+
+# %% ../nbs/18_regularizers.ipynb #ign00005
+@methods.register('ig_norm')
+class IGNorm(Method):
+    "Chen et al.'s IG-NORM: CE(x) + λ·max over the ℓ∞ ball of ‖IG^{ℓ_y}(x, x')‖₁ (ART Table 1's 'IG Norm' rows)."
+    name = 'ig_norm'
+    def __init__(self, lam:float=1.0,          # λ, weight of the attribution term (ours)
+                 eps:float=8/255,             # ℓ∞ radius (ART Table 1's 8/255)
+                 steps:int=7,                 # PGD steps of the inner maximum (ours)
+                 step_size:float=2/255,       # PGD step (ours)
+                 ig_steps:int=10):            # IG integration points (ours)
+        check(float(lam) >= 0 and int(steps) >= 1 and int(ig_steps) >= 1, f"need lam >= 0, steps >= 1, ig_steps >= 1; got {lam}, {steps}, {ig_steps}")
+        self.lam, self.eps, self.steps = float(lam), check_eps(eps), int(steps)
+        self.step_size, self.ig_steps = check_eps(step_size, 'step_size'), int(ig_steps)
+    def objective(self, model:nn.Module, xa:Tensor, x:Tensor, y:Tensor) -> Tensor:
+        "What the inner maximum ascends, per example."
+        return ig_norm(model, x, xa, y, self.ig_steps)
+    def perturb(self, model:nn.Module, x:Tensor, y:Tensor) -> Tensor:
+        "x': the inner maximum (PGD in eval mode, from a random start)."
+        return PGD(model, self.eps, self.steps, self.step_size, loss_fn=self.objective)(x, y)
+    def regulariser(self, model:nn.Module, x:Tensor, xp:Tensor, y:Tensor) -> Tensor:
+        "‖IG^{ℓ_y}(x, x')‖₁, mean over the batch, differentiable in the weights (BatchNorm: the batch's statistics, held constant)."
+        with batch_stats(model): return ig_norm(model, x, xp, y, self.ig_steps).mean()
+    def loss(self, model, b, ctx):
+        xp = self.perturb(ctx.raw_model, b.x, b.y)
+        r = self.regulariser(ctx.raw_model, b.x, xp, b.y)
+        out = model(b.x); ce = F.cross_entropy(out, b.y)
+        ctx.parts.update(ce=ce.detach(), ig=r.detach())   # the log keeps both terms (loss_ce, loss_ig)
+        return ce + self.lam * r, out
+
+@methods.register('ig_sum_norm')
+class IGSumNorm(IGNorm):
+    "Chen et al.'s IG-SUM-NORM: max over the ℓ∞ ball of CE(x') + β‖IG^{ℓ_y}(x, x')‖₁ (ART Table 1's 'IG-SUM Norm' rows)."
+    name = 'ig_sum_norm'
+    def __init__(self, beta:float=1.0, eps:float=8/255, steps:int=7, step_size:float=2/255, ig_steps:int=10):
+        super().__init__(beta, eps, steps, step_size, ig_steps); del self.lam
+        self.beta = float(beta)
+    def objective(self, model, xa, x, y):
+        return F.cross_entropy(model(xa), y, reduction='none') + self.beta * ig_norm(model, x, xa, y, self.ig_steps)
+    def loss(self, model, b, ctx):
+        xp = self.perturb(ctx.raw_model, b.x, b.y)
+        r = self.regulariser(ctx.raw_model, b.x, xp, b.y)
+        out = model(xp); ce = F.cross_entropy(out, b.y)
+        ctx.parts.update(ce=ce.detach(), ig=r.detach())
+        return ce + self.beta * r, out
