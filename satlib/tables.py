@@ -624,7 +624,7 @@ PAPER_ART_FLOWERS = {   # ART Table 1 (Flowers) and §5 (Top-1 Seg, as %)
     'IG Norm': dict(IN=64.68, K=75.91, clean=85.29, pgd40=24.26), 'IG-SUM Norm': dict(IN=66.33, K=79.74, clean=82.35, pgd40=47.06)}   # Chen et al.'s, copied by ART
 ART_TABLE1_CONTROLS = ('Natural + Uniform-Noise', 'ART λ = 0 (attack, no attribution loss)')
 
-IG_NORM_ARGS = dict(steps=3, step_size=3/255, ig_steps=5)   # ours: the ART paper copies Chen et al.'s numbers without their settings; 3 x 5 keeps the cost near 4 ART runs
+IG_NORM_ARGS = dict(steps=3, step_size=3/255, ig_steps=5)   # ours: the ART paper copies Chen et al.'s numbers without their settings; a training step costs about two of ART's
 
 def art_table1_rows(paper:dict, pgd_step:float,
                     ig_norm:bool=False) -> list[Row]: # also Chen et al.'s IG-NORM and IG-SUM-NORM (λ = β = 1, `IG_NORM_ARGS`)
