@@ -836,12 +836,14 @@ def roar_results(t, budget:str, root=None, fill:str='mean', target:str='label') 
 
 # %% ../nbs/23_tables.ipynb #74acd4e6
 def table_list(root=None) -> pd.DataFrame:
-    "Every registered table: what it reproduces, its budgets, and the runs and cells done at each."
+    "Every registered table: what it reproduces, its budgets, the runs and cells done at each, and the evaluations that wait for data this data root lacks."
     rows = []
+    need = lambda e: e.needs if isinstance(e.needs, str) else ' or '.join(e.needs)
     for name in sorted(tables):
         t = tables[name]
         for b in t.budgets:
             s = status(t, b, root)
+            waits = ', '.join(f"{e.name} (needs {need(e)})" for e in t.budget(b).evals if e.needs and not has_data(e.needs))
             rows.append(dict(table=name, budget=b, runs=f"{s['runs_done']}/{s['runs']}", cells=f"{s['cells_done']}/{s['cells']}",
-                             reproduces=t.title))
+                             waits=waits, reproduces=t.title))
     return pd.DataFrame(rows).set_index(['table', 'budget'])
