@@ -130,7 +130,8 @@ class IGNorm(Method):
                  steps:int=7,                 # PGD steps of the inner maximum (ours)
                  step_size:float=2/255,       # PGD step (ours)
                  ig_steps:int=10):            # IG integration points (ours)
-        check(float(lam) >= 0 and int(steps) >= 1 and int(ig_steps) >= 1, f"need lam >= 0, steps >= 1, ig_steps >= 1; got {lam}, {steps}, {ig_steps}")
+        check(float(lam) >= 0 and int(steps) >= 1 and int(ig_steps) >= 1,
+              f"need a weight (lam or beta) >= 0, steps >= 1 and ig_steps >= 1; got {lam}, {steps}, {ig_steps}")
         self.lam, self.eps, self.steps = float(lam), check_eps(eps), int(steps)
         self.step_size, self.ig_steps = check_eps(step_size, 'step_size'), int(ig_steps)
     def objective(self, model:nn.Module, xa:Tensor, x:Tensor, y:Tensor) -> Tensor:
