@@ -651,7 +651,7 @@ def art_flowers_evals(n_acc=None, n_attr=1000, ig_steps=16, ifia_steps=100, k=10
 
 _ART_FLOWERS_SGD = dict(batch_size=64, opt='sgd', lr=0.05, weight_decay=2e-4, schedule='cosine', eval_every=5)
 tables.register('art_flowers17')(Table(
-    'art_flowers17', "ART Table 1 (Flowers-17 row) and §5 (Top-1 Seg against the trimaps): Natural, PGD-7, ART and two controls",
+    'art_flowers17', "ART Table 1 (Flowers-17 row) and §5 (Top-1 Seg against the trimaps): Natural, IG-NORM, IG-SUM-NORM, PGD-7, ART and two controls",
     art_table1_rows(PAPER_ART_FLOWERS, 2.5/255, ig_norm=True),
     dict(tiny=tiny_budget(args=dict(steps=1), evals=art_flowers_evals(32, 8, 2, 2, 20, (0.2,))),
          cpu=Budget('flowers17', dict(n_train=60, n_test=20, resize=32), width=0.25, train=dict(_ART_FLOWERS_SGD, epochs=20), seeds=(0, 1, 2),
