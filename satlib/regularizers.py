@@ -143,12 +143,14 @@ class IGNorm(Method):
     def regulariser(self, model:nn.Module, x:Tensor, xp:Tensor, y:Tensor) -> Tensor:
         "‖IG^{ℓ_y}(x, x')‖₁, mean over the batch, differentiable in the weights (BatchNorm: the batch's statistics, held constant)."
         with batch_stats(model): return ig_norm(model, x, xp, y, self.ig_steps).mean()
+    def weight(self) -> float: return self.lam                # of the attribution term
+    def ce_input(self, x:Tensor, xp:Tensor) -> Tensor: return x   # where the cross-entropy is taken
     def loss(self, model, b, ctx):
         xp = self.perturb(ctx.raw_model, b.x, b.y)
         r = self.regulariser(ctx.raw_model, b.x, xp, b.y)
-        out = model(b.x); ce = F.cross_entropy(out, b.y)
+        out = model(self.ce_input(b.x, xp)); ce = F.cross_entropy(out, b.y)
         ctx.parts.update(ce=ce.detach(), ig=r.detach())   # the log keeps both terms (loss_ce, loss_ig)
-        return ce + self.lam * r, out
+        return ce + self.weight() * r, out
 
 @methods.register('ig_sum_norm')
 class IGSumNorm(IGNorm):
@@ -159,9 +161,5 @@ class IGSumNorm(IGNorm):
         self.beta = float(beta)
     def objective(self, model, xa, x, y):
         return F.cross_entropy(model(xa), y, reduction='none') + self.beta * ig_norm(model, x, xa, y, self.ig_steps)
-    def loss(self, model, b, ctx):
-        xp = self.perturb(ctx.raw_model, b.x, b.y)
-        r = self.regulariser(ctx.raw_model, b.x, xp, b.y)
-        out = model(xp); ce = F.cross_entropy(out, b.y)
-        ctx.parts.update(ce=ce.detach(), ig=r.detach())
-        return ce + self.beta * r, out
+    def weight(self) -> float: return self.beta
+    def ce_input(self, x, xp): return xp
