@@ -15,7 +15,7 @@ from .models import models
 from .train import methods, TrainConfig, load_run
 from .evaluate import AttackSpec, CLEAN
 from .runs import train_run, eval_run, saliency_run, plot_run   # imports every training method, so `--method NAME` knows them all
-from .experiments import tables, run_table, status, drop_stale, LocalExecutor, SubmititExecutor
+from .experiments import tables, run_table, status, table_progress, drop_stale, LocalExecutor, SubmititExecutor
 from .tables import table_list, demo
 
 # %% auto #0
@@ -180,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--root', default=None, help="tables root; None: the checkout's, or $SATLIB_TABLES")
     tb.add_argument('--device', default=None, help="cpu or cuda; None: cuda if available")
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
-    tb.add_argument('--status', action='store_true', help="only print what is done")
+    tb.add_argument('--status', action='store_true', help="only print what is done: each row and seed's run (done, the epoch a started run reached, or to do) and its cells")
     tb.add_argument('--drop-stale', action='store_true', help="only remove the result rows of configurations no longer declared (a row's or an evaluation's options changed)")
     _add_progress(tb)
     pl = add('plot', help="draw a run's training curves to a PNG", description="Draw the training loss and the train and "
@@ -225,7 +225,10 @@ def _run(a):
         if a.list or not a.name:
             print(table_list(a.root).to_string()); return
         t = tables[a.name]
-        if a.status: print(status(t, a.budget, a.root)); return
+        if a.status:
+            s = status(t, a.budget, a.root)
+            print(f"{t.name} ({a.budget}): {s['runs_done']} of {s['runs']} runs and {s['cells_done']} of {s['cells']} evaluation cells done")
+            print(table_progress(t, a.budget, a.root, a.rows, a.seeds).to_string(index=False)); return
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
             print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return

@@ -27,10 +27,10 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
-           'hand_out', 'pending', 'run_table', 'status', 'results', 'runs', 'logs', 'paper_comparison', 'claims',
-           'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread',
-           'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool',
-           'rank_trend']
+           'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results', 'runs', 'logs',
+           'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
+           'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows',
+           'timing_table', 'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -734,6 +734,29 @@ def status(t, budget:str, root=None) -> dict:
     n = lambda kind: sum(j.kind == kind for j in jobs)
     d = lambda kind: sum(j.kind == kind and j.key not in todo for j in jobs)
     return dict(table=t.name, budget=budget, runs=n('train'), runs_done=d('train'), cells=n('eval'), cells_done=d('eval'))
+
+def _epoch_reached(run_dir:Path) -> int|None:
+    "The last epoch a (killed or running) run logged in its folder, or None."
+    try: lines = (run_dir / 'log.jsonl').read_text().splitlines()
+    except OSError: return None
+    for l in reversed(lines):   # (the last line may be half-written while the run trains)
+        try: return int(json.loads(l)['epoch'])
+        except (ValueError, KeyError, TypeError): continue
+    return None
+
+def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
+    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started run reached, or to do) and its evaluation cells done."
+    t = tables[t] if isinstance(t, str) else t
+    P = TablePaths(root); jobs = plan(t, budget, rows, seeds); todo = {j.key for j in pending(t, budget, jobs, P)}
+    out = []
+    for j in jobs:
+        if j.kind != 'train': continue
+        n = j.spec['train']['epochs']; e = None if j.key not in todo else _epoch_reached(P.run_dir(t.name, budget, j.key))
+        run = 'done' if j.key not in todo else f"epoch {e} of {n}" if e is not None else 'to do'
+        for lab, s, _ in [[j.label, j.seed, None]] + j.spec['also']:
+            cells = [c for c in jobs if c.kind == 'eval' and c.spec['runs'].get(lab) == j.key]
+            out.append(dict(row=lab, seed=s, run=run, cells_done=sum(c.key not in todo for c in cells), cells=len(cells), key=j.key))
+    return pd.DataFrame(out, columns=['row', 'seed', 'run', 'cells_done', 'cells', 'key'])
 
 def results(t, budget:str, name:str, root=None) -> pd.DataFrame:
     "The rows of evaluation `name` of table `t` at `budget` (empty if none yet)."

@@ -32,7 +32,7 @@ def test_unknown_table_is_one_line():
     assert r.returncode == 2 and "unknown table 'no_such_table'" in r.stderr and 'Traceback' not in r.stderr
 
 def test_table_evals_option(tmp_path):
-    "`--evals` runs only the named evaluations (after the runs they need); an unknown name is a one-line error listing the table's."
+    "`--evals` runs only the named evaluations (after the runs they need); an unknown name is a one-line error listing the table's; `--status` shows the one cell done."
     base = ('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--device', 'cpu', '--rows', 'Original', '--seeds', '0')
     r = satlib_cmd(*base, '--evals', 'no_such_eval', check=False)
     assert r.returncode == 2 and "has no evaluation 'no_such_eval'; it has: pgd, autoattack" in r.stderr and 'Traceback' not in r.stderr
@@ -40,6 +40,10 @@ def test_table_evals_option(tmp_path):
     d = tmp_path / 'results' / TABLE / 'tiny'
     assert sorted(f.name for f in d.glob('*.csv')) == ['pgd.csv', 'runs.csv']
     assert set(pd.read_csv(d / 'pgd.csv').method) == {'Original'}
+    r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--status', '--rows', 'Original', 'SAT')   # what is done, per row and seed
+    lines = [l.split() for l in r.stdout.splitlines()]
+    assert lines[0][:2] == [TABLE, '(tiny):'] and lines[1][:5] == ['row', 'seed', 'run', 'cells_done', 'cells']
+    assert [l[:5] for l in lines[2:]] == [['Original', '0', 'done', '1', '2'], ['SAT', '0', 'to', 'do', '0']]
 
 def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
     "SIGKILL a tiny table run at random moments, run it again to the end: the same weights, cells and logs as one uninterrupted run."
