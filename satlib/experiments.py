@@ -27,7 +27,7 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
-           'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results', 'runs', 'logs',
+           'job_costs', 'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results', 'runs', 'logs',
            'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
            'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows',
            'timing_table', 'compute', 'pool', 'rank_trend']
@@ -612,6 +612,34 @@ def job_cost(j:Job) -> float:
     steps = (j.spec.get('method_args') or {}).get('steps', d.default if d is not None and d.default is not inspect.Parameter.empty else 0)
     return j.spec['train']['epochs'] * (1 + (steps if isinstance(steps, (int, float)) else 0))
 
+def _epoch_reached(run_dir:Path) -> int|None:
+    "The last epoch a (killed or running) run logged in its folder, or None."
+    try: lines = (run_dir / 'log.jsonl').read_text().splitlines()
+    except OSError: return None
+    for l in reversed(lines):   # (the last line may be half-written while the run trains)
+        try: return int(json.loads(l)['epoch'])
+        except (ValueError, KeyError, TypeError): continue
+    return None
+
+def job_costs(t:Table, budget:str, jobs:list[Job], paths:TablePaths, device:str|None=None) -> dict:
+    "Each job's expected cost for `hand_out`: its `job_cost`, for a training run in seconds where this table's finished runs at `budget` (on `device`, when any ran there) measured its method's seconds per unit, times the share of its epochs a started run has left."
+    R = _read(paths.result_dir(t.name, budget) / 'runs.csv')
+    rate = {}
+    if len(R):
+        R = R.drop_duplicates('key'); R = R[R.device == device] if (R.device == device).any() else R
+        units = [job_cost(Job('train', r.key, spec=dict(method=r.method, method_args=json.loads(r.method_args), train=dict(epochs=r.epochs))))
+                 for r in R.itertuples()]
+        rate = (R.train_seconds / np.maximum(units, 1e-9)).groupby(R.method).median().to_dict()
+    other = float(np.median(list(rate.values()))) if rate else 1.   # a method not run yet: the median method's rate
+    out = {}
+    for j in jobs:
+        c = job_cost(j)
+        if j.kind == 'train':
+            done = _epoch_reached(paths.run_dir(t.name, budget, j.key)) or 0
+            c *= rate.get(j.spec['method'], other) * max(0., 1 - done / j.spec['train']['epochs'])
+        out[j.key] = c
+    return out
+
 def hand_out(jobs:list[Job], cost:dict|None=None) -> list[Job]:
     "Ready `jobs` in the order several workers take them: stores (runs wait for them), then evaluations (short: a finished run's cells reach the disk before the next long training starts), then training runs longest first."
     cost = cost or {j.key: job_cost(j) for j in jobs}
@@ -660,9 +688,9 @@ def run_table(table, # a `Table` or a registered table name
     todo = pending(t, budget, jobs, paths)
     by_key = {j.key: j for j in todo}
     waiting, running, n_done, t0 = list(todo), {}, 0, time.time()
-    cost = {j.key: job_cost(j) for j in todo}   # once, not at every poll
     ex = executor or (InlineExecutor(threads) if workers == 1 else LocalExecutor(workers, threads))
     dev = device_name(device or default_device(), getattr(ex, 'threads', None))   # the workers' thread count, not this process's
+    cost = job_costs(t, budget, todo, paths, dev)   # once, not at every poll
     say = (lambda *a: print(*a, flush=True)) if verbose else (lambda *a: None)
     show = verbose and progress_enabled(progress)
     bar = progress_bar(desc=f"{t.name} ({budget})", total=len(todo), enabled=show, unit='job')
@@ -734,15 +762,6 @@ def status(t, budget:str, root=None) -> dict:
     n = lambda kind: sum(j.kind == kind for j in jobs)
     d = lambda kind: sum(j.kind == kind and j.key not in todo for j in jobs)
     return dict(table=t.name, budget=budget, runs=n('train'), runs_done=d('train'), cells=n('eval'), cells_done=d('eval'))
-
-def _epoch_reached(run_dir:Path) -> int|None:
-    "The last epoch a (killed or running) run logged in its folder, or None."
-    try: lines = (run_dir / 'log.jsonl').read_text().splitlines()
-    except OSError: return None
-    for l in reversed(lines):   # (the last line may be half-written while the run trains)
-        try: return int(json.loads(l)['epoch'])
-        except (ValueError, KeyError, TypeError): continue
-    return None
 
 def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
     "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started run reached, or to do) and its evaluation cells done."
