@@ -199,6 +199,8 @@ def main(argv=None):
             _run(a)
     except SatlibError as e:
         print(f"satlib {a.cmd}: error: {e}", file=sys.stderr); sys.exit(2)
+    except BrokenPipeError:   # the reader stopped reading (`satlib table --list | head`): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(1)
 
 def _run(a):
     "Carry out the parsed command `a`."

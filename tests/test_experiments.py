@@ -27,6 +27,12 @@ def test_table_list():
     for name in ('sat_table2_builtin', 'sat_table2_flowers17', 'art_cifar10'): assert name in r.stdout
     assert 'reproduces' in r.stdout and 'tiny' in r.stdout and 'cpu' in r.stdout
 
+def test_closed_pipe_is_quiet():
+    "A reader that stops early (`satlib table --list | head -1`) ends the command quietly, without a traceback."
+    r = subprocess.run(f"'{BIN / 'satlib'}' table --list | head -1", shell=True, capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=600)
+    assert len(r.stdout.splitlines()) == 1 and 'Traceback' not in r.stderr and 'BrokenPipe' not in r.stderr, r.stderr
+
 def test_unknown_table_is_one_line():
     r = satlib_cmd('table', 'no_such_table', check=False)
     assert r.returncode == 2 and "unknown table 'no_such_table'" in r.stderr and 'Traceback' not in r.stderr
