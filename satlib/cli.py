@@ -19,7 +19,7 @@ from .experiments import tables, run_table, status, table_progress, drop_stale, 
 from .tables import table_list, demo
 
 # %% auto #0
-__all__ = ['parse_kv', 'method_options', 'methods_help', 'main']
+__all__ = ['parse_kv', 'method_options', 'methods_help', 'list_text', 'main']
 
 # %% ../nbs/24_cli.ipynb #ea16c9e5
 def parse_kv(items:list[str]|None, what:str='--arg') -> dict:
@@ -60,6 +60,15 @@ def methods_help() -> str:
         lines.append(f"{name}: {doc}")
         lines.append("    " + (', '.join(k if v is inspect.Parameter.empty else f"{k}={_fmt(v)}" for k, v in opts.items()) or '(no options)'))
     return '\n'.join(lines)
+
+def list_text(df:pd.DataFrame) -> str:
+    "`satlib table --list`: each table (a `table_list` frame) with what it reproduces, the data it waits for, and per budget the runs and cells done."
+    out = []
+    for name, g in df.groupby(level='table', sort=False):
+        out.append(f"{name}: {g.reproduces.iloc[0]}")
+        if w := ', '.join(dict.fromkeys(x for x in g.waits if x)): out.append(f"    waits for data: {w}")
+        out += [f"    {b:<6} runs {r.runs:>7}   cells {r.cells:>9}" for (_, b), r in g.iterrows()]
+    return '\n'.join(out)
 
 def _add_train_args(p):
     p.add_argument('--dataset', default='builtin', help="dataset name: builtin, cifar10, cifar10-jpeg, cifar100, tinyimagenet, "
@@ -225,7 +234,7 @@ def _run(a):
         print(f"saliency store written to {a.out}: {st!r}")
     elif a.cmd == 'table':
         if a.list or not a.name:
-            print(table_list(a.root).to_string()); return
+            print(list_text(table_list(a.root))); return
         t = tables[a.name]
         if a.status:
             s = status(t, a.budget, a.root)

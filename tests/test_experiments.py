@@ -25,7 +25,7 @@ def _rows(root):
 def test_table_list():
     r = satlib_cmd('table', '--list')
     for name in ('sat_table2_builtin', 'sat_table2_flowers17', 'art_cifar10'): assert name in r.stdout
-    assert 'reproduces' in r.stdout and 'tiny' in r.stdout and 'cpu' in r.stdout
+    assert 'sat_table2_builtin: SAT Table 2' in r.stdout and '    tiny ' in r.stdout and '    cpu ' in r.stdout and 'cells' in r.stdout
 
 def test_closed_pipe_is_quiet():
     "A reader that stops early (`satlib table --list | head -1`) ends the command quietly, without a traceback."
