@@ -239,7 +239,11 @@ def _run(a):
         if a.status:
             s = status(t, a.budget, a.root)
             print(f"{t.name} ({a.budget}): {s['runs_done']} of {s['runs']} runs and {s['cells_done']} of {s['cells']} evaluation cells done")
-            print(table_progress(t, a.budget, a.root, a.rows, a.seeds).to_string(index=False)); return
+            p = table_progress(t, a.budget, a.root, a.rows, a.seeds); print(p.to_string(index=False, na_rep='?', float_format='%.2f'))
+            todo = p[(p.run != 'done') | (p.cells_done < p.cells)]; known = todo.hours_left.notna()
+            if len(todo): print(f"left: about {todo.hours_left[known].sum():.1f} worker-hours" + ('' if known.all() else f" for {known.sum()} of the {len(todo)} lines not done; "
+                                "the others (?) have a method or evaluation no finished job of this table measured yet"))
+            return
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
             print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return

@@ -27,10 +27,10 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
-           'job_costs', 'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results', 'runs', 'logs',
-           'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line', 'plot_curves',
-           'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows',
-           'timing_table', 'compute', 'pool', 'rank_trend']
+           'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results',
+           'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line',
+           'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise',
+           'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -621,24 +621,24 @@ def _epoch_reached(run_dir:Path) -> int|None:
         except (ValueError, KeyError, TypeError): continue
     return None
 
-def job_costs(t:Table, budget:str, jobs:list[Job], paths:TablePaths, device:str|None=None) -> dict:
-    "Each job's expected cost for `hand_out`: its `job_cost`, for a training run in seconds where this table's finished runs at `budget` (on `device`, when any ran there) measured its method's seconds per unit, times the share of its epochs a started run has left."
+def method_rates(t:Table, budget:str, paths:TablePaths, device:str|None=None) -> dict:
+    "Seconds per `job_cost` unit of each training method, the median over this table's finished runs at `budget` on `device` (when any ran there; else on the device most of them ran on)."
     R = _read(paths.result_dir(t.name, budget) / 'runs.csv')
-    rate = {}
-    if len(R):
-        R = R.drop_duplicates('key'); R = R[R.device == device] if (R.device == device).any() else R
-        units = [job_cost(Job('train', r.key, spec=dict(method=r.method, method_args=json.loads(r.method_args), train=dict(epochs=r.epochs))))
-                 for r in R.itertuples()]
-        rate = (R.train_seconds / np.maximum(units, 1e-9)).groupby(R.method).median().to_dict()
-    other = float(np.median(list(rate.values()))) if rate else 1.   # a method not run yet: the median method's rate
-    out = {}
-    for j in jobs:
-        c = job_cost(j)
-        if j.kind == 'train':
-            done = _epoch_reached(paths.run_dir(t.name, budget, j.key)) or 0
-            c *= rate.get(j.spec['method'], other) * max(0., 1 - done / j.spec['train']['epochs'])
-        out[j.key] = c
-    return out
+    if not len(R): return {}
+    R = R.drop_duplicates('key'); R = R[R.device == (device if (R.device == device).any() else R.device.mode().iloc[0])]
+    units = [job_cost(Job('train', r.key, spec=dict(method=r.method, method_args=json.loads(r.method_args), train=dict(epochs=r.epochs))))
+             for r in R.itertuples()]
+    return (R.train_seconds / np.maximum(units, 1e-9)).groupby(R.method).median().to_dict()
+
+def _left(j:Job, paths:TablePaths, table:str, budget:str) -> float:
+    "The share of a training run's epochs not yet done (a started run resumes at its last epoch)."
+    return max(0., 1 - (_epoch_reached(paths.run_dir(table, budget, j.key)) or 0) / j.spec['train']['epochs'])
+
+def job_costs(t:Table, budget:str, jobs:list[Job], paths:TablePaths, device:str|None=None) -> dict:
+    "Each job's expected cost for `hand_out`: its `job_cost`, for a training run in seconds at its method's measured rate (`method_rates`; a method not run yet: the median method's), times the share of its epochs a started run has left."
+    rate = method_rates(t, budget, paths, device)
+    other = float(np.median(list(rate.values()))) if rate else 1.
+    return {j.key: job_cost(j) * (rate.get(j.spec['method'], other) * _left(j, paths, t.name, budget) if j.kind == 'train' else 1.) for j in jobs}
 
 def hand_out(jobs:list[Job], cost:dict|None=None) -> list[Job]:
     "Ready `jobs` in the order several workers take them: stores (runs wait for them), then evaluations (short: a finished run's cells reach the disk before the next long training starts), then training runs longest first."
@@ -764,18 +764,24 @@ def status(t, budget:str, root=None) -> dict:
     return dict(table=t.name, budget=budget, runs=n('train'), runs_done=d('train'), cells=n('eval'), cells_done=d('eval'))
 
 def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
-    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started run reached, or to do) and its evaluation cells done."
+    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started run reached, or to do), its evaluation cells done, and the worker-hours left for both at the rates this table's finished jobs measured (NaN where none has: a method or evaluation not run yet)."
     t = tables[t] if isinstance(t, str) else t
     P = TablePaths(root); jobs = plan(t, budget, rows, seeds); todo = {j.key for j in pending(t, budget, jobs, P)}
+    rate, d = method_rates(t, budget, P), P.result_dir(t.name, budget)
+    cell_s = {n: float(c.drop_duplicates('cell').seconds.median()) for n in {j.spec['eval'] for j in jobs if j.kind == 'eval'}
+              if len(c := _read(d / f"{n}.csv")) and 'seconds' in c}
     out = []
     for j in jobs:
         if j.kind != 'train': continue
         n = j.spec['train']['epochs']; e = None if j.key not in todo else _epoch_reached(P.run_dir(t.name, budget, j.key))
         run = 'done' if j.key not in todo else f"epoch {e} of {n}" if e is not None else 'to do'
-        for lab, s, _ in [[j.label, j.seed, None]] + j.spec['also']:
+        train_s = 0. if j.key not in todo else job_cost(j) * rate.get(j.spec['method'], np.nan) * _left(j, P, t.name, budget)
+        for k, (lab, s, _) in enumerate([[j.label, j.seed, None]] + j.spec['also']):
             cells = [c for c in jobs if c.kind == 'eval' and c.spec['runs'].get(lab) == j.key]
-            out.append(dict(row=lab, seed=s, run=run, cells_done=sum(c.key not in todo for c in cells), cells=len(cells), key=j.key))
-    return pd.DataFrame(out, columns=['row', 'seed', 'run', 'cells_done', 'cells', 'key'])
+            cs = sum(cell_s.get(c.spec['eval'], np.nan) for c in cells if c.key in todo)
+            out.append(dict(row=lab, seed=s, run=run, cells_done=sum(c.key not in todo for c in cells), cells=len(cells),
+                            hours_left=((train_s if k == 0 else 0.) + cs) / 3600, key=j.key))   # (a shared run counted once)
+    return pd.DataFrame(out, columns=['row', 'seed', 'run', 'cells_done', 'cells', 'hours_left', 'key'])
 
 def results(t, budget:str, name:str, root=None) -> pd.DataFrame:
     "The rows of evaluation `name` of table `t` at `budget` (empty if none yet)."
