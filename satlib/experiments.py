@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_experiments.ipynb #a5827b00
 from __future__ import annotations
-import os, json, time, hashlib, dataclasses, functools, shutil, subprocess, sys, traceback
+import os, re, json, time, hashlib, dataclasses, functools, shutil, subprocess, sys, traceback
 import concurrent.futures as cf, multiprocessing as mp
 from collections import Counter
 from dataclasses import dataclass, field, asdict
@@ -28,9 +28,9 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
            'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results',
-           'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'describe', 'budget_line', 'show_line',
-           'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise',
-           'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
+           'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims',
+           'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form',
+           'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -843,6 +843,26 @@ def claim_line(claim:str, r, col:str|None=None) -> str:
     if r.get('pairs', 0) > 1: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f} over {r['pairs']} pairs"   # a `pool` row
     else: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
     return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f} points ({ci}): {r.verdict}."
+
+_CLAIM = re.compile(r"^- (?P<claim>.*): (?P<diff>[+-]\d+\.\d+) points \((?:95 % CI (?P<ci_low>[+-]\d+\.\d+) to (?P<ci_high>[+-]\d+\.\d+)"
+                    r"(?:, (?P<seeds>\d+) seeds| over (?P<pairs>\d+) pairs)|(?P<one>1) seed, no interval)\): (?P<verdict>[^.]+)\.")
+
+def read_claim_lines(text:str) -> pd.DataFrame:
+    "The claims in `text` written by `claim_line` (one per line, in order): claim, diff, ci_low, ci_high, seeds, pairs, verdict."
+    rows = []
+    for l in text.splitlines():
+        if m := _CLAIM.match(l.strip()):
+            d = m.groupdict()
+            rows.append(dict(claim=d['claim'], diff=float(d['diff']), ci_low=float(d['ci_low'] or 'nan'), ci_high=float(d['ci_high'] or 'nan'),
+                             seeds=int(d['seeds'] or d['one'] or 0) or None, pairs=int(d['pairs']) if d['pairs'] else None, verdict=d['verdict']))
+    return pd.DataFrame(rows, columns=['claim', 'diff', 'ci_low', 'ci_high', 'seeds', 'pairs', 'verdict']).astype({'seeds': 'Int64', 'pairs': 'Int64'})
+
+def notebook_claims(path) -> pd.DataFrame:
+    "Every claim line (`claim_line`) in the committed outputs of notebook `path`, each once, in order (what the reader of the notebook sees)."
+    nb = json.loads(Path(path).read_text())
+    text = '\n'.join(''.join(o.get('text', '')) + '\n' + ''.join(o.get('data', {}).get('text/plain', ''))
+                     for c in nb['cells'] for o in c.get('outputs', []))
+    return read_claim_lines(text).drop_duplicates(ignore_index=True)
 
 def describe(t, budget:str) -> pd.DataFrame:
     "The table's rows at `budget`: method, options, training overrides, seeds and role (what a notebook states up front)."
