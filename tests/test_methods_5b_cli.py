@@ -36,8 +36,8 @@ def train(out, method, *args):
     ('art', ['objective=eq2', 'space=pixel']),
     ('jacobian', ['lam=0.5']),
     ('pgd_l2', ['eps=1.5', 'steps=3']),
-    ('ig_norm', ['lam=1.0', 'steps=1', 'ig_steps=2']),
-    ('ig_sum_norm', ['beta=0.5', 'steps=1', 'ig_steps=2']),
+    ('ig_norm', ['lam=1.0', 'steps=1', 'ig_steps=2', 'reg_ig_steps=2']),
+    ('ig_sum_norm', ['beta=0.5', 'steps=1', 'ig_steps=2', 'reg_ig_steps=2']),
     ('distill_teacher', ['T=100']),
 ])
 def test_method_trains(tmp_path, method, args):
