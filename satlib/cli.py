@@ -15,7 +15,8 @@ from .models import models
 from .train import methods, TrainConfig, load_run
 from .evaluate import AttackSpec, CLEAN
 from .runs import train_run, eval_run, saliency_run, plot_run   # imports every training method, so `--method NAME` knows them all
-from .experiments import tables, run_table, status, table_progress, drop_stale, LocalExecutor, SubmititExecutor
+from .experiments import tables, run_table, status, table_progress, drop_stale, carry_runs, carried_dir, LocalExecutor, SubmititExecutor
+from .zoo import TablePaths
 from .tables import table_list, demo
 
 # %% auto #0
@@ -190,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--device', default=None, help="cpu or cuda; None: cuda if available")
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
     tb.add_argument('--status', action='store_true', help="only print what is done: each row and seed's run (done, the epoch a started run reached, or to do) and its cells")
+    tb.add_argument('--carry', action='store_true', help="only copy each unfinished run's folder (checkpoint, log) into the zoo "
+                    "(zoo/NAME/BUDGET/unfinished/), so that a commit takes it to another machine, where the table resumes it")
     tb.add_argument('--drop-stale', action='store_true', help="only remove the result rows of configurations no longer declared (a row's or an evaluation's options changed)")
     _add_progress(tb)
     pl = add('plot', help="draw a run's training curves to a PNG", description="Draw the training loss and the train and "
@@ -244,12 +247,15 @@ def _run(a):
             if len(todo): print(f"left: about {todo.hours_left[known].sum():.1f} worker-hours" + ('' if known.all() else f" for {known.sum()} of the {len(todo)} lines not done; "
                                 "the others (?) have a method or evaluation no finished job of this table measured yet"))
             return
+        if a.carry:
+            c = carry_runs(t, a.budget, a.root, a.rows, a.seeds); where = carried_dir(TablePaths(a.root), t.name, a.budget, '')
+            print(f"{len(c)} unfinished run(s) of {t.name} ({a.budget}) carried in {where}" +
+                  (": commit it, and the table resumes them on another machine\n" + c.to_string(index=False) if len(c) else '')); return
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
             print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return
         ex = None
         if a.executor.startswith('submitit') or a.executor == 'slurm':
-            from satlib.zoo import TablePaths
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)
         else: check(a.executor == 'local', f"unknown executor {a.executor!r}; choose local, submitit-local or slurm")
         s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress)

@@ -16,7 +16,7 @@ from .core import *
 from .core import progress as progress_bar
 from .data import TensorData, as_data, make_loader, has_data
 from .datasets import get_data
-from .train import TrainConfig, load_run, save_model, build_model, methods, fit
+from .train import TrainConfig, load_run, save_model, build_model, methods, fit, load_checkpoint
 from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, _ordered, load_results
 from .runs import train_run
 from .store import build_store, weights_hash
@@ -27,10 +27,11 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
            'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
-           'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'status', 'table_progress', 'results',
-           'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims',
-           'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form',
-           'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'pool', 'rank_trend']
+           'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'carried_dir', 'carry_runs', 'status',
+           'table_progress', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'read_claim_lines',
+           'notebook_claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread',
+           'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table',
+           'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -415,6 +416,7 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
                          str(_zoo_of(paths, table, budget, v['run'])) if isinstance(v, dict) and 'run' in v else v)
                      for k, v in s['method_args'].items()}
             cfg = TrainConfig(**s['train'])
+            _restore_carried(paths, table, budget, job.key)   # a run carried from another machine resumes where it stopped
             info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
                              cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'])
             net, _ = load_run(rd, 'cpu'); log = read_jsonl(rd / 'log.jsonl')
@@ -585,6 +587,7 @@ def _record_run(paths:TablePaths, table:str, budget:str, job:Job, rec:dict):
         atomic_write(logf, ''.join(json.dumps(r, default=float) + '\n' for r in rec['log']))
         rows.append(_run_row(job, info, z))
     _append_csv(d / 'runs.csv', pd.DataFrame(rows)[RUN_COLUMNS], 'key', job.key)
+    _drop_carried(paths, table, budget, job.key)   # finished: its carried folder (if any) has served
 
 def _run_row(job:Job, info:dict, z:dict) -> dict:
     fin = info.get('final') or {}
@@ -631,8 +634,8 @@ def method_rates(t:Table, budget:str, paths:TablePaths, device:str|None=None) ->
     return (R.train_seconds / np.maximum(units, 1e-9)).groupby(R.method).median().to_dict()
 
 def _left(j:Job, paths:TablePaths, table:str, budget:str) -> float:
-    "The share of a training run's epochs not yet done (a started run resumes at its last epoch)."
-    return max(0., 1 - (_epoch_reached(paths.run_dir(table, budget, j.key)) or 0) / j.spec['train']['epochs'])
+    "The share of a training run's epochs not yet done (a started or carried run resumes at its last epoch)."
+    return max(0., 1 - (_reached(paths, table, budget, j.key)[0] or 0) / j.spec['train']['epochs'])
 
 def job_costs(t:Table, budget:str, jobs:list[Job], paths:TablePaths, device:str|None=None) -> dict:
     "Each job's expected cost for `hand_out`: its `job_cost`, for a training run in seconds at its method's measured rate (`method_rates`; a method not run yet: the median method's), times the share of its epochs a started run has left."
@@ -754,6 +757,48 @@ def run_table(table, # a `Table` or a registered table name
         raise SatlibError(f"{t.name} ({budget}): {len(errors)} job(s) failed; first: {j.kind} {j.label} seed {j.seed}: {e}")
     return summary
 
+# %% ../nbs/22_experiments.ipynb #14921334
+def carried_dir(paths:TablePaths, table:str, budget:str, key:str) -> Path:
+    "Where `carry_runs` keeps the folder of unfinished run `key`: in the zoo, which is committed, so a clone on another machine has it."
+    return paths.zoo / table / budget / 'unfinished' / key
+
+_CARRIED = ('run.json', 'log.jsonl', 'checkpoint.pt')   # copied in this order: one cut short leaves the older checkpoint, which resumes (its history rewrites the log)
+
+def _ckpt_epoch(d:Path) -> int:
+    "The epoch of the checkpoint in run folder `d` (0: none yet)."
+    return int(load_checkpoint(d / 'checkpoint.pt')['epoch']) if (d / 'checkpoint.pt').is_file() else 0
+
+def _copy_run(src:Path, dst:Path):
+    for n in _CARRIED:
+        if (src / n).is_file(): atomic_write(dst / n, (src / n).read_bytes())
+
+def _restore_carried(paths:TablePaths, table:str, budget:str, key:str):
+    "Put run `key`'s carried folder where the runner resumes it, if it is further on than this machine's run folder."
+    c, r = carried_dir(paths, table, budget, key), paths.run_dir(table, budget, key)
+    if _ckpt_epoch(c) > _ckpt_epoch(r): _copy_run(c, r)
+
+def _drop_carried(paths:TablePaths, table:str, budget:str, key:str):
+    c = carried_dir(paths, table, budget, key)
+    if c.is_dir():
+        shutil.rmtree(c)
+        if not any(c.parent.iterdir()): c.parent.rmdir()
+
+def _reached(paths:TablePaths, table:str, budget:str, key:str) -> tuple:
+    "The last epoch run `key` logged here or in its carried folder, whichever is further on, and whether that is the carried one."
+    a, b = _epoch_reached(paths.run_dir(table, budget, key)), _epoch_reached(carried_dir(paths, table, budget, key))
+    return (b, True) if b is not None and (a is None or b > a) else (a, False)
+
+def carry_runs(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
+    "Copy each unfinished training run of table `t` at `budget` (a checkpoint, no zoo model yet) to `carried_dir`, unless the copy there is as far on; one line per carried run: row, seed, epoch, epochs, key."
+    t = tables[t] if isinstance(t, str) else t
+    P = TablePaths(root); out = []
+    for j in pending(t, budget, plan(t, budget, rows, seeds), P):
+        if j.kind != 'train': continue
+        r, c = P.run_dir(t.name, budget, j.key), carried_dir(P, t.name, budget, j.key)
+        if _ckpt_epoch(r) > _ckpt_epoch(c): _copy_run(r, c)
+        if e := _ckpt_epoch(c): out.append(dict(row=j.label, seed=j.seed, epoch=e, epochs=j.spec['train']['epochs'], key=j.key))
+    return pd.DataFrame(out, columns=['row', 'seed', 'epoch', 'epochs', 'key'])
+
 # %% ../nbs/22_experiments.ipynb #acf1c7b8
 def status(t, budget:str, root=None) -> dict:
     "Runs and evaluation cells of table `t` at `budget`: planned and done."
@@ -764,7 +809,7 @@ def status(t, budget:str, root=None) -> dict:
     return dict(table=t.name, budget=budget, runs=n('train'), runs_done=d('train'), cells=n('eval'), cells_done=d('eval'))
 
 def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
-    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started run reached, or to do), its evaluation cells done, and the worker-hours left for both at the rates this table's finished jobs measured (NaN where none has: a method or evaluation not run yet)."
+    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started or carried run reached, or to do), its evaluation cells done, and the worker-hours left for both at the rates this table's finished jobs measured (NaN where none has: a method or evaluation not run yet)."
     t = tables[t] if isinstance(t, str) else t
     P = TablePaths(root); jobs = plan(t, budget, rows, seeds); todo = {j.key for j in pending(t, budget, jobs, P)}
     rate, d = method_rates(t, budget, P), P.result_dir(t.name, budget)
@@ -773,8 +818,8 @@ def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFr
     out = []
     for j in jobs:
         if j.kind != 'train': continue
-        n = j.spec['train']['epochs']; e = None if j.key not in todo else _epoch_reached(P.run_dir(t.name, budget, j.key))
-        run = 'done' if j.key not in todo else f"epoch {e} of {n}" if e is not None else 'to do'
+        n = j.spec['train']['epochs']; e, far = (None, False) if j.key not in todo else _reached(P, t.name, budget, j.key)
+        run = 'done' if j.key not in todo else f"epoch {e} of {n}{' (carried)' if far else ''}" if e is not None else 'to do'
         train_s = 0. if j.key not in todo else job_cost(j) * rate.get(j.spec['method'], np.nan) * _left(j, P, t.name, budget)
         for k, (lab, s, _) in enumerate([[j.label, j.seed, None]] + j.spec['also']):
             cells = [c for c in jobs if c.kind == 'eval' and c.spec['runs'].get(lab) == j.key]

@@ -1,5 +1,5 @@
 "The table runner from the shell: `satlib table --list`, kill-and-resume at the tiny budget, another executor, and the zoo."
-import json, os, random, signal, subprocess, sys, time
+import json, os, random, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
 import pytest, torch
@@ -70,6 +70,21 @@ def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
     for k in want[1]: pd.testing.assert_frame_equal(have[1][k], want[1][k])
     assert have[2] == want[2]
     assert not list(Path(got).rglob('*.tmp')), "killed writes left temporary files behind"
+
+def test_carry_from_the_shell(tmp_path):
+    "`--carry` copies a run killed before its zoo entry into the zoo; a root holding only that zoo (another machine) shows it `(carried)`, finishes it, and drops the carried folder."
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    base = ('table', TABLE, '--budget', 'tiny', '--device', 'cpu', '--rows', 'Original', '--seeds', '0', '--root')
+    r = satlib_cmd(*base, a, env=dict(SATLIB_KILL_AT='checkpoint-written@1'), check=False)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    r = satlib_cmd(*base, a, '--carry')
+    head, *rest = r.stdout.splitlines()
+    assert head.startswith(f"1 unfinished run(s) of {TABLE} (tiny) carried in ") and rest[1].split()[:4] == ['Original', '0', '1', '1'], r.stdout
+    shutil.copytree(a / 'zoo', b / 'zoo')   # what a commit takes to another machine: the zoo, not runs/
+    assert 'Original     0 epoch 1 of 1 (carried)' in satlib_cmd(*base[:-1], '--status', '--root', b).stdout
+    satlib_cmd(*base, b)
+    assert len(pd.read_csv(b / 'results' / TABLE / 'tiny' / 'runs.csv')) == 1 and not (b / 'zoo' / TABLE / 'tiny' / 'unfinished').exists()
+    assert satlib_cmd(*base, b, '--carry').stdout.startswith(f"0 unfinished run(s) of {TABLE} (tiny)")
 
 def test_submitit_executor_local_mode(tmp_path):
     "The cluster executor (submitit), in submitit's own local mode, gives the rows the default one gives."
