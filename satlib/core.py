@@ -10,12 +10,14 @@ from typing import Callable, Any
 import numpy as np
 import torch
 from torch import nn, Tensor
+from torch.nn import functional as F
 
 # %% auto #0
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
            'check_device', 'keep_freed_memory', 'kill_point', 'atomic_write', 'check_writable', 'atomic_torch_save',
-           'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'input_grad', 'logit_of', 'loss_of', 'Normalize',
-           'file_hash', 'device_name', 'code_version', 'progress_enabled', 'progress_setting', 'progress', 'say']
+           'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'input_grad', 'twice_differentiable_convs',
+           'pytorch_double_backward', 'logit_of', 'loss_of', 'Normalize', 'file_hash', 'device_name', 'code_version',
+           'progress_enabled', 'progress_setting', 'progress', 'say']
 
 # %% ../nbs/00_core.ipynb #cec05ea5
 class SatlibError(ValueError):
@@ -225,14 +227,56 @@ def input_grad(f:Callable[[Tensor], Tensor], # maps inputs `x` to one value per 
     "Return `(grad, out)`: the gradient of `f(x).sum()` w.r.t. `x` (in `x`'s memory layout), and `f(x)`."
     x = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
     xl = fast_layout(x)
-    try: out = f(xl)
-    except RuntimeError as e:   # a model that `.view`s its input needs the standard layout
-        if xl is x or 'view' not in str(e): raise
-        out = f(x)
+    with twice_differentiable_convs() if create_graph else contextlib.nullcontext():   # (see below)
+        try: out = f(xl)
+        except RuntimeError as e:   # a model that `.view`s its input needs the standard layout
+            if xl is x or 'view' not in str(e): raise
+            out = f(x)
     check(out.ndim == 1 and out.shape[0] == x.shape[0],
           f"input_grad: f must return one value per example, shape [{x.shape[0]}], got {tuple(out.shape)}")
     g, = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
     return (g if g.stride() == x.stride() else torch.empty_like(x).copy_(g)), out
+
+# %% ../nbs/00_core.ipynb #cb5127fc
+class _ConvTwice(torch.autograd.Function):
+    "`F.conv2d` whose backward is made of differentiable operations (see `twice_differentiable_convs`)."
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, w); ctx.conf = (stride, padding, dilation, groups)
+        return F.conv2d(x, w, b, stride, padding, dilation, groups)
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors; s, p, d, k = ctx.conf; gx = gw = gb = None
+        if ctx.needs_input_grad[0]:   # the rows and columns a strided convolution skipped come back as output padding
+            op = [x.shape[i + 2] - ((g.shape[i + 2] - 1) * s[i] - 2 * p[i] + d[i] * (w.shape[i + 2] - 1) + 1) for i in (0, 1)]
+            gx = F.conv_transpose2d(g, w, None, s, p, op, k, d)
+        if ctx.needs_input_grad[1]: gw = torch.nn.grad.conv2d_weight(x, w.shape, g, s, p, d, k)
+        if ctx.needs_input_grad[2]: gb = g.sum((0, 2, 3))
+        return gx, gw, gb, None, None, None, None
+
+_native_conv = nn.Conv2d._conv_forward
+
+def _conv_twice(self, x, w, b):
+    if self.padding_mode != 'zeros' or isinstance(self.padding, str) or torch.is_autocast_enabled(x.device.type):
+        return _native_conv(self, x, w, b)
+    return _ConvTwice.apply(x, w, b, self.stride, self.padding, self.dilation, self.groups)
+
+_TWICE = [True]   # the innermost `pytorch_double_backward` block turns it off
+
+@contextlib.contextmanager
+def twice_differentiable_convs():
+    "Within: every `nn.Conv2d`'s backward is recorded as differentiable convolutions, so a gradient taken with `create_graph` is differentiated again without the weight-gradient convolution PyTorch's own second derivative runs for frozen weights too."
+    if not _TWICE[-1]: yield; return
+    old = nn.Conv2d._conv_forward; nn.Conv2d._conv_forward = _conv_twice
+    try: yield
+    finally: nn.Conv2d._conv_forward = old
+
+@contextlib.contextmanager
+def pytorch_double_backward():
+    "Within: `input_grad` leaves convolutions to PyTorch's own second derivative (a benchmark's baseline; a way out should a model need it)."
+    _TWICE.append(False)
+    try: yield
+    finally: _TWICE.pop()
 
 # %% ../nbs/00_core.ipynb #e6b43fc0
 def logit_of(model:nn.Module, y:Tensor) -> Callable[[Tensor], Tensor]:
