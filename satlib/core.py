@@ -15,9 +15,9 @@ from torch.nn import functional as F
 # %% auto #0
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
            'check_device', 'keep_freed_memory', 'kill_point', 'atomic_write', 'check_writable', 'atomic_torch_save',
-           'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'input_grad', 'twice_differentiable_convs',
-           'pytorch_double_backward', 'logit_of', 'loss_of', 'Normalize', 'file_hash', 'device_name', 'code_version',
-           'progress_enabled', 'progress_setting', 'progress', 'say']
+           'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'twice_differentiable_convs',
+           'pytorch_double_backward', 'input_grad', 'logit_of', 'loss_of', 'Normalize', 'file_hash', 'device_name',
+           'code_version', 'progress_enabled', 'progress_setting', 'progress', 'say']
 
 # %% ../nbs/00_core.ipynb #cec05ea5
 class SatlibError(ValueError):
@@ -219,24 +219,6 @@ def fast_layout(x:Tensor) -> Tensor:
     "`x` in the memory layout convolutions run fastest in: channels-last for 4-D CPU and CUDA tensors, else `x` itself."
     return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 and x.device.type in ('cpu', 'cuda') else x
 
-# %% ../nbs/00_core.ipynb #bbd94ba6
-def input_grad(f:Callable[[Tensor], Tensor], # maps inputs `x` to one value per example, shape [B]
-               x:Tensor, # inputs; not modified
-               create_graph:bool=False, # keep the graph so the gradient is itself differentiable
-              ) -> tuple[Tensor, Tensor]:
-    "Return `(grad, out)`: the gradient of `f(x).sum()` w.r.t. `x` (in `x`'s memory layout), and `f(x)`."
-    x = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
-    xl = fast_layout(x)
-    with twice_differentiable_convs() if create_graph else contextlib.nullcontext():   # (see below)
-        try: out = f(xl)
-        except RuntimeError as e:   # a model that `.view`s its input needs the standard layout
-            if xl is x or 'view' not in str(e): raise
-            out = f(x)
-    check(out.ndim == 1 and out.shape[0] == x.shape[0],
-          f"input_grad: f must return one value per example, shape [{x.shape[0]}], got {tuple(out.shape)}")
-    g, = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
-    return (g if g.stride() == x.stride() else torch.empty_like(x).copy_(g)), out
-
 # %% ../nbs/00_core.ipynb #cb5127fc
 class _ConvTwice(torch.autograd.Function):
     "`F.conv2d` whose backward is made of differentiable operations (see `twice_differentiable_convs`)."
@@ -277,6 +259,24 @@ def pytorch_double_backward():
     _TWICE.append(False)
     try: yield
     finally: _TWICE.pop()
+
+# %% ../nbs/00_core.ipynb #bbd94ba6
+def input_grad(f:Callable[[Tensor], Tensor], # maps inputs `x` to one value per example, shape [B]
+               x:Tensor, # inputs; not modified
+               create_graph:bool=False, # keep the graph so the gradient is itself differentiable
+              ) -> tuple[Tensor, Tensor]:
+    "Return `(grad, out)`: the gradient of `f(x).sum()` w.r.t. `x` (in `x`'s memory layout), and `f(x)`."
+    x = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
+    xl = fast_layout(x)
+    with twice_differentiable_convs() if create_graph else contextlib.nullcontext():   # (see below)
+        try: out = f(xl)
+        except RuntimeError as e:   # a model that `.view`s its input needs the standard layout
+            if xl is x or 'view' not in str(e): raise
+            out = f(x)
+    check(out.ndim == 1 and out.shape[0] == x.shape[0],
+          f"input_grad: f must return one value per example, shape [{x.shape[0]}], got {tuple(out.shape)}")
+    g, = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
+    return (g if g.stride() == x.stride() else torch.empty_like(x).copy_(g)), out
 
 # %% ../nbs/00_core.ipynb #e6b43fc0
 def logit_of(model:nn.Module, y:Tensor) -> Callable[[Tensor], Tensor]:
