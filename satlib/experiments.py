@@ -909,12 +909,14 @@ def notebook_claims(path) -> pd.DataFrame:
                      for c in nb['cells'] for o in c.get('outputs', []))
     return read_claim_lines(text).drop_duplicates(ignore_index=True)
 
+def _pixels(k:str) -> bool: return any(w in k for w in ('eps', 'step_size', 'noise'))   # options in pixel units, shown as k/255
+
 def describe(t, budget:str) -> pd.DataFrame:
     "The table's rows at `budget`: method, options, training overrides, seeds and role (what a notebook states up front)."
     t = tables[t] if isinstance(t, str) else t
     b = t.budget(budget)
     return pd.DataFrame([dict(row=r.label, role=r.role, method=r.method,
-                              options=', '.join(f"{k}={v.teacher + ' ' + v.method if isinstance(v, Maps) else (f'{v * 255:.3g}/255' if isinstance(v, float) and 0 < v < 0.2 else v)}"
+                              options=', '.join(f"{k}={v.teacher + ' ' + v.method if isinstance(v, Maps) else (f'{v * 255:.3g}/255' if isinstance(v, float) and 0 < v < 0.2 and _pixels(k) else v)}"
                                                 for k, v in r.args.items()),
                               training=', '.join(f"{k}={v}" for k, v in r.train.items()), seeds=len(_row_seeds(b, r)), note=r.note)
                          for r in t.rows]).set_index('row')
