@@ -268,7 +268,7 @@ def input_grad(f:Callable[[Tensor], Tensor], # maps inputs `x` to one value per 
     "Return `(grad, out)`: the gradient of `f(x).sum()` w.r.t. `x` (in `x`'s memory layout), and `f(x)`."
     x = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
     xl = fast_layout(x)
-    with twice_differentiable_convs() if create_graph else contextlib.nullcontext():   # (see below)
+    with twice_differentiable_convs() if create_graph else contextlib.nullcontext():   # conv double backward without weight-gradient kernels (above)
         try: out = f(xl)
         except RuntimeError as e:   # a model that `.view`s its input needs the standard layout
             if xl is x or 'view' not in str(e): raise

@@ -50,8 +50,10 @@ def test_table_evals_option(tmp_path):
     lines = [l.split() for l in r.stdout.splitlines()]
     assert lines[0][:2] == [TABLE, '(tiny):'] and lines[1][:5] == ['row', 'seed', 'run', 'cells_done', 'cells']
     assert [l[:5] for l in lines[2:4]] == [['Original', '0', 'done', '1', '2'], ['SAT', '0', 'to', 'do', '0']]
-    assert lines[4][:2] == ['left:', 'about'] and len(lines) == 5   # SAT's hours are not measured yet (no SAT run has finished): the sum says so
-    assert 'the others (?) have a method' in r.stdout
+    assert len(lines) == 5 and r.stdout.splitlines()[-1] == ('left: 2 line(s) not done, at rates not known yet: '   # no SAT run and no AutoAttack cell has
+        'no finished job of this table measured their method or evaluation')                                              # finished: no sum of nothing
+    r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--status', '--rows', 'SAT')
+    assert r.stdout.splitlines()[-1].startswith('left: 1 line(s) not done, at rates not known yet')
 
 def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
     "SIGKILL a tiny table run at random moments, run it again to the end: the same weights, cells and logs as one uninterrupted run."
