@@ -146,10 +146,10 @@ class ARTAttack(PGD):
         finally: self._y = self._idx = None
 
 # %% ../nbs/17_art.ipynb #765e8cc8
-def art_code_attr_loss(model:nn.Module, x:Tensor, xt:Tensor, y:Tensor, beta:float=50., space:str='normalized') -> Tensor:
+def art_code_attr_loss(model:nn.Module, x:Tensor, xt:Tensor, y:Tensor, beta:float=50., space:str='normalized', create_graph:bool=True) -> Tensor:
     "The released code's L_attr: batch-hard soft-margin triplet over anchors {x, x̃} and their gradients (a scalar)."
     B, xx = x.shape[0], torch.cat([x, xt])
-    gy, gn, _ = attr_grads(model, xx, y.repeat(2), 'max', beta, create_graph=True)
+    gy, gn, _ = attr_grads(model, xx, y.repeat(2), 'max', beta, create_graph=create_graph)
     a, gy = attr_space(model, xx, gy, space); gn = attr_space(model, xx, gn, space)[1]
     unit = lambda t: F.normalize(t.flatten(1), dim=1, eps=1e-12).view(2, B, -1)
     A, P, N = unit(a), unit(gy), unit(gn)
@@ -196,15 +196,15 @@ class ART(Method):
         "x̃: the attack's output for the batch `x`."
         return self.attacker(model)(x, y)
 
-    def attr(self, model:nn.Module, x:Tensor, xt:Tensor, y:Tensor) -> Tensor:
-        "The L_attr term of the training loss (a scalar, differentiable in the weights)."
+    def attr(self, model:nn.Module, x:Tensor, xt:Tensor, y:Tensor, create_graph:bool=True) -> Tensor:
+        "The L_attr term of the training loss (a scalar; differentiable in the weights unless `create_graph=False`)."
         with (batch_stats(model) if self.bn == 'batch' else nullcontext()):
-            if self.variant == 'code': return art_code_attr_loss(model, x, xt, y, self.beta, self.space)
-            return attr_loss(model, xt, y, self.objective, self.beta, self.space, True, x0=x).mean()
+            if self.variant == 'code': return art_code_attr_loss(model, x, xt, y, self.beta, self.space, create_graph)
+            return attr_loss(model, xt, y, self.objective, self.beta, self.space, create_graph, x0=x).mean()
 
     def loss(self, model, b, ctx):
         xt = self.perturb(ctx.raw_model, b.x, b.y)
-        la = self.attr(ctx.raw_model, b.x, xt, b.y)
+        la = self.attr(ctx.raw_model, b.x, xt, b.y, create_graph=self.lam > 0)   # λ = 0 (a control): logged, not differentiated
         out = model(xt); ce = F.cross_entropy(out, b.y)
         ctx.parts.update(ce=ce.detach(), attr=la.detach())   # the log keeps both terms' epoch means (loss_ce, loss_attr)
         return ce + self.lam * la, out
