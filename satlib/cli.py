@@ -193,6 +193,8 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--status', action='store_true', help="only print what is done: each row and seed's run (done, the epoch a started run reached, or to do) and its cells")
     tb.add_argument('--carry', action='store_true', help="only copy each unfinished run's folder (checkpoint, log) into the zoo "
                     "(zoo/NAME/BUDGET/unfinished/), so that a commit takes it to another machine, where the table resumes it")
+    tb.add_argument('--stop-after', type=float, default=None, metavar='MINUTES', help="start no job after MINUTES and stop each "
+                    "training at its first epoch end after them, its checkpoint written (run again, or --carry, to go on)")
     tb.add_argument('--drop-stale', action='store_true', help="only remove the result rows of configurations no longer declared (a row's or an evaluation's options changed)")
     _add_progress(tb)
     pl = add('plot', help="draw a run's training curves to a PNG", description="Draw the training loss and the train and "
@@ -259,7 +261,9 @@ def _run(a):
         if a.executor.startswith('submitit') or a.executor == 'slurm':
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)
         else: check(a.executor == 'local', f"unknown executor {a.executor!r}; choose local, submitit-local or slurm")
-        s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress)
+        check(a.stop_after is None or a.stop_after >= 0, f"--stop-after takes minutes >= 0, got {a.stop_after:g}")
+        s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress,
+                      stop_at=time.time() + 60 * a.stop_after if a.stop_after is not None else None)
         print(f"done: {s['ran']} jobs in {s['wall_seconds']:.0f}s ({s['trained']} runs trained); {status(t, a.budget, a.root)}")
     elif a.cmd == 'demo':
         demo(a.out, a.seeds, a.workers, a.device)

@@ -16,7 +16,7 @@ from .core import *
 from .core import progress as progress_bar
 from .data import TensorData, as_data, make_loader, has_data
 from .datasets import get_data
-from .train import TrainConfig, load_run, save_model, build_model, methods, fit, load_checkpoint
+from .train import TrainConfig, load_run, save_model, build_model, methods, fit, load_checkpoint, Stopped
 from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, _ordered, load_results
 from .runs import train_run
 from .store import build_store, weights_hash
@@ -395,11 +395,12 @@ def _meta(info:dict, label:str, seed:int, device) -> dict:
     return dict(method=label, dataset=f"{info['dataset']}-{info.get('test_split', 'test')}", seed=seed,
                 epochs=info.get('epochs_trained'), device=device_name(device), model=f"{info['model']}x{info['width']}")
 
-def run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=None) -> dict:
+def run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=None,
+            stop_at:float|None=None) -> dict: # a training stops at its first epoch end past this `time.time()` (`Stopped`)
     "Run one job in this process, without progress bars; return its record (train: the run record; store: its path; eval: result rows)."
-    with progress_setting(False): return _run_job(job, paths, table, budget, threads)
+    with progress_setting(False): return _run_job(job, paths, table, budget, threads, stop_at)
 
-def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=None) -> dict:
+def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=None, stop_at:float|None=None) -> dict:
     if threads: torch.set_num_threads(threads)
     device = torch.device(job.spec.get('device') or default_device())
     if device.type == 'cpu': keep_freed_memory()
@@ -418,7 +419,7 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
             cfg = TrainConfig(**s['train'])
             _restore_carried(paths, table, budget, job.key)   # a run carried from another machine resumes where it stopped
             info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
-                             cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'])
+                             cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'], stop_at=stop_at)
             net, _ = load_run(rd, 'cpu'); log = read_jsonl(rd / 'log.jsonl')
             info.update(key=job.key, table=table, budget=budget, test_split=s['test_split'])
         zoo = [dict(label=r.label, seed=int(r.seed), role=r.role, zoo=r.zoo, sha256=r.sha256, weights=r.weights) for r in have.itertuples()]
@@ -495,10 +496,10 @@ def _init_worker(threads:int):
         os._exit(1)
     threading.Thread(target=_watch, daemon=True).start()
 
-def _work(job:dict, paths:tuple, table:str, budget:str) -> dict:
+def _work(job:dict, paths:tuple, table:str, budget:str, stop_at:float|None=None) -> dict:
     "A worker process's entry point: plain values in, `run_job`'s record out (nothing defined in `__main__` crosses)."
     P = TablePaths(); P.results, P.zoo, P.runs = map(Path, paths)
-    return run_job(Job(**job), P, table, budget)
+    return run_job(Job(**job), P, table, budget, stop_at=stop_at)
 
 def _lib(name:str):
     "The library's own function `name` (picklable by reference, also when this module's code runs in a notebook)."
@@ -680,7 +681,8 @@ def run_table(table, # a `Table` or a registered table name
               executor=None, # an executor (default: inline for 1 worker, else `LocalExecutor(workers, threads)`)
               threads:int|None=None, # CPU threads per worker (default: the cores split evenly)
               verbose:bool=True, evals=None, # only these evaluations (names; None: all)
-              progress:bool|None=None) -> dict: # a bar over the jobs (None: when someone watches; never without `verbose`)
+              progress:bool|None=None, # a bar over the jobs (None: when someone watches; never without `verbose`)
+              stop_at:float|None=None) -> dict: # a `time.time()`: start no job after it, stop each training at its first epoch end past it
     "Train and evaluate everything of `table` at `budget` that is not done yet; return a summary."
     if getattr(mp.current_process(), '_inheriting', False):   # a spawned worker still bootstrapping: it is re-importing the script
         sys.exit("satlib: run_table runs again in a worker process that re-imports your script: "
@@ -702,16 +704,18 @@ def run_table(table, # a `Table` or a registered table name
         f"{getattr(ex, 'workers', workers)} worker(s), {dev}")
     if len(st := stale(t, budget, root)): say(f"  {len(st)} result row(s) belong to configurations no longer planned (`experiments.stale`): "
                                               f"`satlib table {t.name} --budget {budget} --drop-stale` removes them")
-    util, trained, errors = [], 0, []
+    util, trained, errors, stopped = [], 0, [], []
+    past = lambda: stop_at is not None and time.time() >= stop_at
     try:
         while waiting or running:
             ready = [j for j in waiting if not any(d in by_key for d in j.deps)]
             if getattr(ex, 'workers', workers) > 1: ready = hand_out(ready, cost)   # cells first, then the longest run: the short jobs fill in beside it
-            while ready and len(running) < getattr(ex, 'workers', workers):
+            while ready and len(running) < getattr(ex, 'workers', workers) and not past():
                 j = ready.pop(0); waiting.remove(j)
-                if isinstance(ex, InlineExecutor): f = ex.submit(run_job, j, paths, t.name, budget, threads)
-                else: f = ex.submit(_lib('_work'), asdict(j), (str(paths.results), str(paths.zoo), str(paths.runs)), t.name, budget)
+                if isinstance(ex, InlineExecutor): f = ex.submit(run_job, j, paths, t.name, budget, threads, stop_at)
+                else: f = ex.submit(_lib('_work'), asdict(j), (str(paths.results), str(paths.zoo), str(paths.runs)), t.name, budget, stop_at)
                 running[j.key] = (j, f)
+            if not running and past(): break   # the deadline: what waits is left for the next call
             if not running:
                 check(not waiting, f"{t.name}: jobs wait for something that is not planned: {[j.deps for j in waiting][:3]}")
                 break
@@ -723,6 +727,9 @@ def run_table(table, # a `Table` or a registered table name
                 j, f = running.pop(k)
                 try: rec = _result(f)
                 except cf.process.BrokenProcessPool: raise SatlibError(_BROKEN_POOL) from None
+                except Stopped as e:   # its checkpoint is on disk; its dependants wait for the next call
+                    stopped.append(j); by_key.pop(k, None)
+                    say(f"  stopped {j.label} seed {j.seed} at the deadline, after epoch {e.epoch} of {e.epochs}"); continue
                 except Exception as e:
                     errors.append((j, e)); by_key.pop(k, None); dead = {k}
                     while True:   # its dependants, and theirs, cannot run
@@ -747,7 +754,10 @@ def run_table(table, # a `Table` or a registered table name
         bar.close()
         ex.shutdown() if executor is None else None
     hours = (time.time() - t0) / 3600
+    if stopped or waiting: say(f"{t.name} ({budget}): the deadline passed: {len(stopped)} run(s) stopped at an epoch end, "
+                               f"{len(waiting)} job(s) not started; run the same command again to go on")
     summary = dict(table=t.name, budget=budget, jobs=len(jobs), ran=n_done, failed=len(errors), trained=trained,
+                   stopped=len(stopped), not_started=len(waiting),
                    wall_seconds=time.time() - t0, models_per_hour=trained / hours if hours > 0 else None,
                    workers=getattr(ex, 'workers', workers), device=dev, gpu_util_mean=float(np.mean(util)) if util else None,
                    satlib=code_version(), finished=time.strftime('%Y-%m-%dT%H:%M:%S'))

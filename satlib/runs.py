@@ -39,6 +39,7 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
               test_args:dict|None=None, # extra dataset options of the test split
               tensorboard:bool=False, # also log each epoch for TensorBoard, in `out/tensorboard`
               workers:int=0, # DataLoader worker processes for streamed data
+              stop_at:float|None=None, # a `time.time()` deadline: stop at the first epoch end past it (`fit` raises `Stopped`)
              ) -> dict:
     "Train (or resume) the run in folder `out`; returns its `run.json` record. Nothing is written unless every check passes."
     out = Path(out); cfg = cfg or TrainConfig()
@@ -77,7 +78,7 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
     if rank == 0: atomic_write(rf, json.dumps(info, indent=1, default=float))
     t0, start = time.time(), info.get('epochs_done', 0)
     hist = fit(net, meth, train, cfg, test=test, out_dir=out, resume=cont, device=device, setup=False,
-               tensorboard=tensorboard, workers=workers)
+               tensorboard=tensorboard, workers=workers, stop_at=stop_at)
     info.update(_progress(hist), wall_seconds=time.time() - t0)   # this call's; `calls` keeps every finished call's
     info['calls'] = info.get('calls', []) + [dict(epochs=[start, info['epochs_done']], wall_seconds=info['wall_seconds'],
                                                   device=info['device'], satlib=info['satlib'])]

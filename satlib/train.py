@@ -18,7 +18,7 @@ from .attacks import PGD
 # %% auto #0
 __all__ = ['methods', 'MODEL_FILE_FORMAT', 'RUN_KEYS', 'Context', 'Method', 'options_of', 'make_method', 'Original',
            'UniformNoiseTraining', 'PGDTraining', 'TrainConfig', 'make_optimizer', 'dist_info', 'init_distributed',
-           'accuracy', 'load_checkpoint', 'resume_changes', 'write_log', 'sync_buffers', 'grad_norm', 'fit',
+           'accuracy', 'load_checkpoint', 'resume_changes', 'write_log', 'sync_buffers', 'grad_norm', 'Stopped', 'fit',
            'build_model', 'save_model', 'read_run_record', 'load_run']
 
 # %% ../nbs/06_train.ipynb #1a1adf02
@@ -237,6 +237,18 @@ class _Board:
         self.w.flush()
     def close(self): self.w.close()
 
+class Stopped(Exception):
+    "`fit` stopped at its `stop_at` deadline after epoch `epoch` of `epochs`, that epoch's checkpoint written: `resume=True` continues it."
+    def __init__(self, epoch:int, epochs:int): super().__init__(epoch, epochs); self.epoch, self.epochs = epoch, epochs
+    def __str__(self): return f"stopped at the deadline after epoch {self.epoch} of {self.epochs}; its checkpoint resumes it"
+
+def _past(stop_at:float|None, device, world:int) -> bool:
+    "Whether the deadline has passed (rank 0's clock decides for every rank)."
+    if stop_at is None: return False
+    past = torch.tensor(float(time.time() >= stop_at), device=device)
+    if world > 1: dist.broadcast(past, 0)
+    return bool(past.item())
+
 def fit(model:nn.Module, method:Method,
         train, # a `TensorData` (in memory: fastest) or any map-style Dataset of (image, label[, mask]) items (streamed)
         cfg:TrainConfig=None,
@@ -246,6 +258,7 @@ def fit(model:nn.Module, method:Method,
         transform=None, # a callable `Batch -> Batch` applied to every training batch (after the crop and flip)
         workers:int=0, # DataLoader worker processes for streamed data
         tensorboard=None, # True: TensorBoard scalars in `out_dir/tensorboard`; or a folder; None/False: none
+        stop_at:float|None=None, # a `time.time()`: at the first epoch end past it (its checkpoint written), raise `Stopped`
        ) -> list[dict]:
     "Train `model` with `method` on `train`; log to `out_dir/log.jsonl`, checkpoint to `out_dir/checkpoint.pt`."
     cfg = cfg or TrainConfig()
@@ -315,6 +328,9 @@ def fit(model:nn.Module, method:Method,
             atomic_torch_save(_state(model, opt, sched, epoch, cfg, method, history), ckpt); kill_point('checkpoint-written')
         if world > 1: dist.barrier()
         if cfg.max_steps is not None and step >= cfg.max_steps: break
+        if epoch < cfg.epochs and _past(stop_at, device, world):
+            if board is not None: board.close()
+            raise Stopped(epoch, cfg.epochs)
     if board is not None: board.close()   # each epoch's scalars were flushed as they came
     return history
 

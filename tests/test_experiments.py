@@ -55,6 +55,12 @@ def test_table_evals_option(tmp_path):
     r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--status', '--rows', 'SAT')
     assert r.stdout.splitlines()[-1].startswith('left: 1 line(s) not done, at rates not known yet')
 
+def test_stop_after_from_the_shell(tmp_path):
+    "`--stop-after 0`: the deadline has passed, so nothing starts, nothing is written, and the command says how to go on."
+    r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--device', 'cpu', '--rows', 'Original', '--seeds', '0', '--stop-after', '0')
+    assert 'the deadline passed: 0 run(s) stopped at an epoch end, 3 job(s) not started; run the same command again to go on' in r.stdout, r.stdout
+    assert not (tmp_path / 'zoo').exists() and not list(tmp_path.rglob('*.csv'))
+
 def test_killed_table_run_finishes_with_the_same_rows(tmp_path):
     "SIGKILL a tiny table run at random moments, run it again to the end: the same weights, cells and logs as one uninterrupted run."
     ref = tmp_path / 'ref'

@@ -264,6 +264,7 @@ CLI_CASES = [
     ('resume-other-method', ['train', '--out', '{run}', '--resume', '--method', 'noise', '--epochs', '2', *RUN_ARGS], "holds a different run {'method'"),
     ('resume-other-width', ['train', '--out', '{run}', '--resume', '--method', 'sat', '--epochs', '2', *RUN_ARGS, '--width', '0.25'], "holds a different run {'width'"),
     ('resume-without-checkpoint', ['train', '--out', '{lab}/new', '--resume', *RUN_ARGS], "nothing to resume"),
+    ('table-stop-after-negative', ['table', 'sat_table2_builtin', '--budget', 'tiny', '--root', '{lab}/tables', '--stop-after', '-5'], "--stop-after takes minutes >= 0"),
     ('train-over-a-run-without-resume', ['train', '--out', '{run}', '--method', 'sat', '--epochs', '2', *RUN_ARGS], "pass --resume"),
 ]
 
