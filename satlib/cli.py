@@ -192,7 +192,8 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
     tb.add_argument('--status', action='store_true', help="only print what is done: each row and seed's run (done, the epoch a started run reached, or to do) and its cells")
     tb.add_argument('--carry', action='store_true', help="only copy each unfinished run's folder (checkpoint, log) into the zoo "
-                    "(zoo/NAME/BUDGET/unfinished/), so that a commit takes it to another machine, where the table resumes it")
+                    "(zoo/NAME/BUDGET/unfinished/), so that a commit takes it to another machine, where the table resumes it; "
+                    "with --stop-after: run first, and carry what the deadline left unfinished")
     tb.add_argument('--stop-after', type=float, default=None, metavar='MINUTES', help="start no job after MINUTES and stop each "
                     "training at its first epoch end after them, its checkpoint written (run again, or --carry, to go on)")
     tb.add_argument('--drop-stale', action='store_true', help="only remove the result rows of configurations no longer declared (a row's or an evaluation's options changed)")
@@ -250,10 +251,11 @@ def _run(a):
             elif len(todo): print(f"left: about {todo.hours_left[known].sum():.1f} worker-hours" + ('' if known.all() else f" for {known.sum()} of the {len(todo)} lines not done; "
                                 "the others (?) have a method or evaluation no finished job of this table measured yet"))
             return
-        if a.carry:
+        def carry():
             c = carry_runs(t, a.budget, a.root, a.rows, a.seeds); where = carried_dir(TablePaths(a.root), t.name, a.budget, '')
             print(f"{len(c)} unfinished run(s) of {t.name} ({a.budget}) carried in {where}" +
-                  (": commit it, and the table resumes them on another machine\n" + c.to_string(index=False) if len(c) else '')); return
+                  (": commit it, and the table resumes them on another machine\n" + c.to_string(index=False) if len(c) else ''))
+        if a.carry and a.stop_after is None: carry(); return
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
             print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return
@@ -261,10 +263,13 @@ def _run(a):
         if a.executor.startswith('submitit') or a.executor == 'slurm':
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)
         else: check(a.executor == 'local', f"unknown executor {a.executor!r}; choose local, submitit-local or slurm")
-        check(a.stop_after is None or a.stop_after >= 0, f"--stop-after takes minutes >= 0, got {a.stop_after:g}")
-        s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress,
-                      stop_at=time.time() + 60 * a.stop_after if a.stop_after is not None else None)
-        print(f"done: {s['ran']} jobs in {s['wall_seconds']:.0f}s ({s['trained']} runs trained); {status(t, a.budget, a.root)}")
+        check(a.stop_after is None or a.stop_after >= 0, f"--stop-after takes minutes >= 0, got {a.stop_after}")
+        try:
+            s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress,
+                          stop_at=time.time() + 60 * a.stop_after if a.stop_after is not None else None)
+            print(f"done: {s['ran']} jobs in {s['wall_seconds']:.0f}s ({s['trained']} runs trained); {status(t, a.budget, a.root)}")
+        finally:
+            if a.carry: carry()   # also after a failed job or an interrupt: what is unfinished travels
     elif a.cmd == 'demo':
         demo(a.out, a.seeds, a.workers, a.device)
     elif a.cmd == 'plot':

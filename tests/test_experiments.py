@@ -93,6 +93,11 @@ def test_carry_from_the_shell(tmp_path):
     satlib_cmd(*base, b)
     assert len(pd.read_csv(b / 'results' / TABLE / 'tiny' / 'runs.csv')) == 1 and not (b / 'zoo' / TABLE / 'tiny' / 'unfinished').exists()
     assert satlib_cmd(*base, b, '--carry').stdout.startswith(f"0 unfinished run(s) of {TABLE} (tiny)")
+    c = tmp_path / 'c'   # --stop-after with --carry: run until the deadline (here: none left, nothing starts), then carry
+    assert satlib_cmd(*base, c, env=dict(SATLIB_KILL_AT='checkpoint-written@1'), check=False).returncode == -signal.SIGKILL
+    out = satlib_cmd(*base, c, '--stop-after', '0', '--carry').stdout.splitlines()
+    assert any(l.startswith(f"{TABLE} (tiny): the deadline passed: 0 run(s) stopped") for l in out), out
+    assert out[-3].startswith(f"1 unfinished run(s) of {TABLE} (tiny) carried in ") and out[-1].split()[:4] == ['Original', '0', '1', '1'], out
 
 def test_submitit_executor_local_mode(tmp_path):
     "The cluster executor (submitit), in submitit's own local mode, gives the rows the default one gives."
