@@ -5,7 +5,7 @@
 # %% ../nbs/22_experiments.ipynb #a5827b00
 from __future__ import annotations
 import os, re, json, time, hashlib, dataclasses, functools, shutil, subprocess, sys, traceback
-import concurrent.futures as cf, multiprocessing as mp
+import concurrent.futures as cf, concurrent.futures.process, multiprocessing as mp   # cf.process: not imported by cf itself
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path

@@ -174,3 +174,25 @@ def test_drop_stale_from_the_shell(tmp_path):
     "`--drop-stale` on a root with nothing stale removes nothing and says so in one line."
     r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', str(tmp_path), '--drop-stale')
     assert r.stdout.strip() == f"removed 0 stale result row(s) of {TABLE} (tiny)", r.stdout
+
+def test_deadline_in_a_fresh_process(tmp_path):
+    "One worker (in-process jobs) in a fresh interpreter: a run stopped at the deadline is reported as stopped, and what remains is left for the next call."
+    script = tmp_path / 'deadline.py'
+    script.write_text('''import sys, time
+from satlib.experiments import Table, Row, Budget, run_table
+from satlib.train import methods, Original
+@methods.register('_sleepy')
+class Sleepy(Original):
+    name = '_sleepy'
+    def loss(self, model, b, ctx):
+        if ctx.step == 0: time.sleep(4)
+        return super().loss(model, b, ctx)
+t = Table('deadline_t', 'two epochs, two seeds', [Row('A', '_sleepy')], dict(tiny=Budget(
+    'builtin', dict(n=64), width=0.125, train=dict(epochs=2, batch_size=64, eval_every=0), seeds=(0, 1))))
+s = run_table(t, 'tiny', root=sys.argv[1], device='cpu', stop_at=time.time() + 2)
+print(s['ran'], s['stopped'], s['not_started'])
+''')
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / 'root')], capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert r.returncode == 0, r.stderr
+    assert 'stopped A seed 0 at the deadline, after epoch 1 of 2' in r.stdout and r.stdout.split('\n')[-2] == '0 1 1', r.stdout
