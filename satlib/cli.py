@@ -259,11 +259,11 @@ def _run(a):
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
             print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return
-        ex = None
+        check(a.stop_after is None or a.stop_after >= 0, f"--stop-after takes minutes >= 0, got {a.stop_after}")
+        ex = None   # a refused command writes nothing: every check before the executor (submitit makes its folder)
         if a.executor.startswith('submitit') or a.executor == 'slurm':
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)
         else: check(a.executor == 'local', f"unknown executor {a.executor!r}; choose local, submitit-local or slurm")
-        check(a.stop_after is None or a.stop_after >= 0, f"--stop-after takes minutes >= 0, got {a.stop_after}")
         try:
             s = run_table(t, a.budget, a.workers, a.rows, a.seeds, a.root, a.device, ex, a.threads, evals=a.evals, progress=a.progress,
                           stop_at=time.time() + 60 * a.stop_after if a.stop_after is not None else None)
