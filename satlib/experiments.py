@@ -644,11 +644,12 @@ def job_costs(t:Table, budget:str, jobs:list[Job], paths:TablePaths, device:str|
     other = float(np.median(list(rate.values()))) if rate else 1.
     return {j.key: job_cost(j) * (rate.get(j.spec['method'], other) * _left(j, paths, t.name, budget) if j.kind == 'train' else 1.) for j in jobs}
 
-def hand_out(jobs:list[Job], cost:dict|None=None) -> list[Job]:
-    "Ready `jobs` in the order several workers take them: stores (runs wait for them), then evaluations (short: a finished run's cells reach the disk before the next long training starts), then training runs longest first."
+def hand_out(jobs:list[Job], cost:dict|None=None,
+             longest_first:bool=True) -> list[Job]: # training runs longest first (several workers); False: in declaration order (one worker)
+    "Ready `jobs` in the order the workers take them: stores (runs wait for them), then evaluations (short: a finished run's cells reach the disk before the next long training starts), then training runs."
     cost = cost or {j.key: job_cost(j) for j in jobs}
     rank = {'store': 2, 'eval': 1, 'train': 0}
-    return sorted(jobs, key=lambda j: (rank[j.kind], cost[j.key]), reverse=True)
+    return sorted(jobs, key=lambda j: (rank[j.kind], cost[j.key] if longest_first else 0), reverse=True)   # (a stable sort: ties keep their order)
 
 def pending(t:Table, budget:str, jobs:list[Job], paths:TablePaths) -> list[Job]:
     "The jobs of `jobs` not yet done: runs without an intact zoo model, cells not in their CSV, stores not on disk."
@@ -709,7 +710,7 @@ def run_table(table, # a `Table` or a registered table name
     try:
         while waiting or running:
             ready = [j for j in waiting if not any(d in by_key for d in j.deps)]
-            if getattr(ex, 'workers', workers) > 1: ready = hand_out(ready, cost)   # cells first, then the longest run: the short jobs fill in beside it
+            ready = hand_out(ready, cost, longest_first=getattr(ex, 'workers', workers) > 1)   # cells first; several workers: then the longest run, the short jobs fill in beside it
             while ready and len(running) < getattr(ex, 'workers', workers) and not past():
                 j = ready.pop(0); waiting.remove(j)
                 if isinstance(ex, InlineExecutor): f = ex.submit(run_job, j, paths, t.name, budget, threads, stop_at)
