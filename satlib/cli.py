@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_cli.ipynb #8e01c54b
 from __future__ import annotations
-import argparse, json, sys, time, platform, os, inspect, contextlib
+import argparse, json, sys, time, platform, os, inspect, contextlib, signal, threading
 from pathlib import Path
 import torch
 import pandas as pd
@@ -20,7 +20,7 @@ from .zoo import TablePaths
 from .tables import table_list, demo
 
 # %% auto #0
-__all__ = ['parse_kv', 'method_options', 'methods_help', 'list_text', 'main']
+__all__ = ['parse_kv', 'method_options', 'methods_help', 'list_text', 'Terminated', 'main']
 
 # %% ../nbs/24_cli.ipynb #ea16c9e5
 def parse_kv(items:list[str]|None, what:str='--arg') -> dict:
@@ -206,16 +206,28 @@ def _parser() -> argparse.ArgumentParser:
         description="Every training method (--method NAME), what it is, and its options (--arg KEY=VALUE) with their defaults.")
     return ap
 
+class Terminated(BaseException):
+    "SIGTERM arrived (`kill PID`, or a cluster's time limit): like Ctrl-C, it unwinds (`--carry` still carries), and `main` says so in one line."
+
+def _terminated(signum, frame): raise Terminated()
+
 def main(argv=None):
     "Entry point of the `satlib` command."
     a = _parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()   # (only there can a signal handler be set)
+    old = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         with progress_setting(a.progress) if getattr(a, 'progress', None) is not None else contextlib.nullcontext():
             _run(a)
     except SatlibError as e:
         print(f"satlib {a.cmd}: error: {e}", file=sys.stderr); sys.exit(2)
+    except Terminated:
+        print(f"satlib {a.cmd}: stopped by SIGTERM; run the same command again to go on (a run resumes from its last checkpoint)",
+              file=sys.stderr); sys.exit(128 + signal.SIGTERM)
     except BrokenPipeError:   # the reader stopped reading (`satlib table --list | head`): stop quietly, as other tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(1)
+    finally:
+        if main_thread: signal.signal(signal.SIGTERM, old)
 
 def _run(a):
     "Carry out the parsed command `a`."

@@ -484,7 +484,7 @@ class InlineExecutor:
         except BaseException as e: f.set_exception(e)
         finally: torch.set_num_threads(n)
         return f
-    def shutdown(self): pass
+    def shutdown(self, wait:bool=True): pass
 
 def _init_worker(threads:int):
     torch.set_num_threads(threads)
@@ -515,7 +515,10 @@ class LocalExecutor:
     def submit(self, fn, *args):
         try: return self.pool.submit(fn, *args)
         except cf.process.BrokenProcessPool: raise SatlibError(_BROKEN_POOL) from None
-    def shutdown(self): self.pool.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, wait:bool=True): # False: stop the running jobs too (an interrupt: their last checkpoints resume them)
+        if not wait:   # (Python 3.14's `terminate_workers`; `shutdown` forgets the processes)
+            for w in list((getattr(self.pool, '_processes', None) or {}).values()): w.terminate()
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
 _BROKEN_POOL = ("a worker process died (out of memory, killed, or a script that calls run_table with workers > 1 outside "
                "`if __name__ == '__main__':`, which every worker re-imports); finished jobs are kept: run again to resume")
@@ -532,7 +535,7 @@ class SubmititExecutor:
         job, f = self.ex.submit(fn, *args), cf.Future()
         f.job = job
         return f
-    def shutdown(self): pass
+    def shutdown(self, wait:bool=True): pass   # (cluster jobs outlive this process: each resumes from its own checkpoint)
 
 def _done(f) -> bool:
     return f.job.done() if hasattr(f, 'job') else f.done()
@@ -707,6 +710,7 @@ def run_table(table, # a `Table` or a registered table name
                                               f"`satlib table {t.name} --budget {budget} --drop-stale` removes them")
     util, trained, errors, stopped = [], 0, [], []
     past = lambda: stop_at is not None and time.time() >= stop_at
+    ended = False   # the loop ended (not an interrupt: Ctrl-C, or SIGTERM under `satlib`)
     try:
         while waiting or running:
             ready = [j for j in waiting if not any(d in by_key for d in j.deps)]
@@ -751,9 +755,10 @@ def run_table(table, # a `Table` or a registered table name
                 else: what = f"saliency store of {j.label} ({rec['seconds']:.0f}s)"
                 by_key.pop(k); n_done += 1
                 say(f"  [{n_done}/{len(todo)}] {what}"); bar.update()
+        ended = True
     finally:
         bar.close()
-        ex.shutdown() if executor is None else None
+        ex.shutdown(wait=ended) if executor is None else None   # interrupted: the workers stop too, instead of finishing their jobs first
     hours = (time.time() - t0) / 3600
     if stopped or waiting: say(f"{t.name} ({budget}): the deadline passed: {len(stopped)} run(s) stopped at an epoch end, "
                                f"{len(waiting)} job(s) not started; run the same command again to go on")

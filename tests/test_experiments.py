@@ -196,3 +196,39 @@ print(s['ran'], s['stopped'], s['not_started'])
                        env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert r.returncode == 0, r.stderr
     assert 'stopped A seed 0 at the deadline, after epoch 1 of 2' in r.stdout and r.stdout.split('\n')[-2] == '0 1 1', r.stdout
+
+_SLOW_TABLE = '''import sys, time
+from satlib.experiments import Table, Row, Budget, tables
+from satlib.train import methods, Original
+from satlib.cli import main
+@methods.register('_slow')
+class Slow(Original):
+    name = '_slow'
+    def loss(self, model, b, ctx):
+        if ctx.epoch == 2: time.sleep(300)   # the second epoch hangs (epoch 1's checkpoint written): a long job to stop
+        return super().loss(model, b, ctx)
+tables['sigterm_t'] = Table('sigterm_t', 'one slow run per seed', [Row('A', '_slow')], dict(tiny=Budget(
+    'builtin', dict(n=64), width=0.125, train=dict(epochs=2, batch_size=64, eval_every=0), seeds=(0, 1))))
+if __name__ == '__main__': main(['table', 'sigterm_t', '--budget', 'tiny', '--device', 'cpu', '--root', sys.argv[1], '--workers', sys.argv[2], '--stop-after', '60', '--carry'])
+'''
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_sigterm_stops_and_carries(tmp_path, workers):
+    "SIGTERM (`kill PID`, or a cluster's time limit) to `satlib table ... --carry` in the middle of long jobs: it stops at once (its workers too), carries what is unfinished, says so in one line, and exits with 143."
+    (tmp_path / 'slow.py').write_text(_SLOW_TABLE); root = tmp_path / 'root'
+    p = subprocess.Popen([sys.executable, str(tmp_path / 'slow.py'), str(root), str(workers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    ckpts = lambda: list((root / 'runs' / 'sigterm_t' / 'tiny').glob('*/checkpoint.pt'))
+    t0 = time.time()
+    while len(ckpts()) < workers and time.time() - t0 < 240 and p.poll() is None: time.sleep(0.2)   # epoch 1 written: the hang has begun
+    assert len(ckpts()) == workers, p.communicate()
+    kids = [int(c) for c in Path(f'/proc/{p.pid}/task/{p.pid}/children').read_text().split()] if workers > 1 else []
+    time.sleep(1); p.send_signal(signal.SIGTERM); t1 = time.time()
+    out, err = p.communicate(timeout=120)
+    assert time.time() - t1 < 60, "the command waited for its jobs instead of stopping"
+    assert p.returncode == 128 + signal.SIGTERM and 'Traceback' not in err, err
+    assert err.strip().splitlines()[-1].startswith('satlib table: stopped by SIGTERM; run the same command again to go on'), err
+    assert f"{workers} unfinished run(s) of sigterm_t (tiny) carried in" in out, out
+    time.sleep(2)
+    alive = [k for k in kids if Path(f'/proc/{k}').exists() and Path(f'/proc/{k}/stat').read_text().split()[2] != 'Z']
+    assert not alive, f"worker processes {alive} outlived the command"
