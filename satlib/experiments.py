@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_experiments.ipynb #a5827b00
 from __future__ import annotations
-import os, re, json, time, hashlib, dataclasses, functools, shutil, subprocess, sys, traceback
+import os, re, json, time, hashlib, dataclasses, functools, shutil, subprocess, sys, traceback, contextlib
 import concurrent.futures as cf, concurrent.futures.process, multiprocessing as mp   # cf.process: not imported by cf itself
 from collections import Counter
 from dataclasses import dataclass, field, asdict
@@ -26,11 +26,11 @@ from .zoo import TablePaths, slug
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
            'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
-           'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'job_cost',
-           'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'carried_dir', 'carry_runs', 'status',
-           'table_progress', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line', 'read_claim_lines',
-           'notebook_claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread',
-           'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table',
+           'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'folder_lock',
+           'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'carried_dir', 'carry_runs',
+           'status', 'table_progress', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line',
+           'read_claim_lines', 'notebook_claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example',
+           'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table',
            'compute', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
@@ -565,19 +565,31 @@ def drop_stale(t, budget:str, root=None) -> pd.DataFrame:
     t = tables[t] if isinstance(t, str) else t
     s, d = stale(t, budget, root), TablePaths(root).result_dir(t.name, budget)
     for f, g in s.groupby('file'):
-        df, col = _read(d / f), 'key' if f == 'runs.csv' else 'cell'
-        atomic_write(d / f, df[~df[col].isin(set(g.key))].to_csv(index=False, float_format='%.6g'))
+        with folder_lock(d):
+            df, col = _read(d / f), 'key' if f == 'runs.csv' else 'cell'
+            atomic_write(d / f, df[~df[col].isin(set(g.key))].to_csv(index=False, float_format='%.6g'))
     return s
 
 # %% ../nbs/22_experiments.ipynb #935382c2
 _read = load_results
 
+@contextlib.contextmanager
+def folder_lock(d:Path):
+    "Hold an exclusive lock on folder `d` while the block runs (`flock` on the folder itself: no lock file to clean up); another process's `folder_lock(d)` waits."
+    try: import fcntl
+    except ImportError: yield; return   # (Windows: no `flock`; run one process per table there)
+    d = Path(d); d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+    finally: os.close(fd)   # (closing releases the lock, also when the process dies)
+
 def _append_csv(path:Path, rows:pd.DataFrame, key_col:str, key:str):
-    "Replace `path`'s rows of `key` by `rows` (atomic rewrite)."
-    old = _read(path)
-    if len(old) and key_col in old: old = old[old[key_col] != key]
-    new = pd.concat([old, rows], ignore_index=True) if len(old) else rows
-    atomic_write(path, new.to_csv(index=False, float_format='%.6g'))
+    "Replace `path`'s rows of `key` by `rows` (atomic rewrite; under its folder's lock, so that processes running other rows of the table lose no row)."
+    with folder_lock(path.parent):
+        old = _read(path)
+        if len(old) and key_col in old: old = old[old[key_col] != key]
+        new = pd.concat([old, rows], ignore_index=True) if len(old) else rows
+        atomic_write(path, new.to_csv(index=False, float_format='%.6g'))
 
 RUN_COLUMNS = ['label', 'role', 'seed', 'key', 'method', 'method_args', 'dataset', 'data_args', 'model', 'width', 'stem',
                'epochs', 'batch_size', 'opt', 'lr', 'n_train', 'final_train_loss', 'final_train_acc', 'final_test_acc',
