@@ -25,8 +25,8 @@ from .zoo import TablePaths, slug
 # %% auto #0
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
-           'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'test_images',
-           'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale', 'folder_lock',
+           'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'folder_lock',
+           'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale',
            'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'carried_dir', 'carry_runs',
            'status', 'table_progress', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line',
            'read_claim_lines', 'notebook_claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example',
@@ -378,6 +378,21 @@ def eval_perturbation_focus(model, data:TensorData, meta:dict, device, spec=None
                  focus=torch.cat(v).mean().item(), focus_median=torch.cat(v).median().item(), n=len(torch.cat(v))) for k, v in out.items()]
     return pd.DataFrame(rows).assign(area=torch.cat(areas).mean().item())
 
+# %% ../nbs/22_experiments.ipynb #flock00a
+@contextlib.contextmanager
+def folder_lock(d:Path):
+    "Hold an exclusive lock on folder `d` while the block runs (`flock` on the folder itself: no lock file to clean up); another process's `folder_lock(d)` waits."
+    try: import fcntl
+    except ImportError: yield; return   # (Windows: no `flock`; run one process per table there)
+    d = Path(d); d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError: pass   # a file system without locks (some NFS mounts): go on unlocked, as one process per table would
+        yield
+    finally: os.close(fd)   # (closing releases the lock, also when the process dies)
+
+
 # %% ../nbs/22_experiments.ipynb #37354aa9
 @functools.lru_cache(maxsize=8)
 def _test_data(dataset:str, split:str, args_json:str, n:int|None) -> TensorData:
@@ -417,9 +432,10 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
                          str(_zoo_of(paths, table, budget, v['run'])) if isinstance(v, dict) and 'run' in v else v)
                      for k, v in s['method_args'].items()}
             cfg = TrainConfig(**s['train'])
-            _restore_carried(paths, table, budget, job.key)   # a run carried from another machine resumes where it stopped
-            info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
-                             cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'], stop_at=stop_at)
+            with folder_lock(rd):   # another process training this run (it ran other rows needing it): wait, then resume its finished run
+                _restore_carried(paths, table, budget, job.key)   # a run carried from another machine resumes where it stopped
+                info = train_run(rd, s['dataset'], s['method'], s['model'], s['width'], s['stem'], margs, data_args=s['data_args'],
+                                 cfg=cfg, device=device, test_split=s['test_split'], test_args=s['test_args'], stop_at=stop_at)
             net, _ = load_run(rd, 'cpu'); log = read_jsonl(rd / 'log.jsonl')
             info.update(key=job.key, table=table, budget=budget, test_split=s['test_split'])
         zoo = [dict(label=r.label, seed=int(r.seed), role=r.role, zoo=r.zoo, sha256=r.sha256, weights=r.weights) for r in have.itertuples()]
@@ -572,16 +588,6 @@ def drop_stale(t, budget:str, root=None) -> pd.DataFrame:
 
 # %% ../nbs/22_experiments.ipynb #935382c2
 _read = load_results
-
-@contextlib.contextmanager
-def folder_lock(d:Path):
-    "Hold an exclusive lock on folder `d` while the block runs (`flock` on the folder itself: no lock file to clean up); another process's `folder_lock(d)` waits."
-    try: import fcntl
-    except ImportError: yield; return   # (Windows: no `flock`; run one process per table there)
-    d = Path(d); d.mkdir(parents=True, exist_ok=True)
-    fd = os.open(d, os.O_RDONLY)
-    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
-    finally: os.close(fd)   # (closing releases the lock, also when the process dies)
 
 def _append_csv(path:Path, rows:pd.DataFrame, key_col:str, key:str):
     "Replace `path`'s rows of `key` by `rows` (atomic rewrite; under its folder's lock, so that processes running other rows of the table lose no row)."

@@ -232,3 +232,31 @@ def test_sigterm_stops_and_carries(tmp_path, workers):
     time.sleep(2)
     alive = [k for k in kids if Path(f'/proc/{k}').exists() and Path(f'/proc/{k}/stat').read_text().split()[2] != 'Z']
     assert not alive, f"worker processes {alive} outlived the command"
+
+def test_two_processes_one_run(tmp_path):
+    "Two processes asked for the same run at once (overlapping `--rows`): one trains it, the other waits for it and takes its model, instead of training it a second time beside it."
+    script = tmp_path / 'twice.py'
+    script.write_text('''import sys, time
+from pathlib import Path
+from satlib.experiments import Table, Row, Budget, run_table
+from satlib.train import methods, Original
+steps = Path(sys.argv[1]) / 'steps.txt'
+@methods.register('_counted')
+class Counted(Original):
+    name = '_counted'
+    def loss(self, model, b, ctx):
+        with open(steps, 'a') as f: f.write(f"{ctx.epoch}\\n")
+        time.sleep(1)   # (slow enough for the two processes to meet)
+        return super().loss(model, b, ctx)
+t = Table('twice_t', 'one run', [Row('A', '_counted')], dict(tiny=Budget(
+    'builtin', dict(n=64), width=0.125, train=dict(epochs=3, batch_size=64, eval_every=0), seeds=(0,))))
+me = Path(sys.argv[1]) / sys.argv[2]; me.touch()
+while not all((Path(sys.argv[1]) / w).exists() for w in 'ab'): time.sleep(0.01)   # both ready: they start together
+print(run_table(t, 'tiny', root=sys.argv[1], device='cpu', verbose=False)['ran'])
+''')
+    ps = [subprocess.Popen([sys.executable, str(script), str(tmp_path), w], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, OMP_NUM_THREADS='1')) for w in 'ab']
+    outs = [p.communicate(timeout=600) for p in ps]
+    assert [p.returncode for p in ps] == [0, 0], outs
+    assert (tmp_path / 'steps.txt').read_text().split() == ['1', '2', '3'], "the run was trained more than once"
+    assert len(pd.read_csv(tmp_path / 'results' / 'twice_t' / 'tiny' / 'runs.csv')) == 1
