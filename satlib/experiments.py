@@ -917,13 +917,15 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
     cols = ['claim', 'column', 'a', 'b', 'diff', 'ci_low', 'ci_high', 'seeds', 'verdict']   # (no pair: an empty table, not an error)
     return pd.DataFrame(rows, columns=cols).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
 
-def claim_line(claim:str, r, col:str|None=None) -> str:
+def claim_line(claim:str, r, col:str|None=None,
+               unit:str='points') -> str: # the difference's unit ('': none, e.g. a ratio)
     "One sentence for one row `r` of `claims` (or `pool`): the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
     if r.get('pairs', 0) > 1: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f} over {r['pairs']} pairs"   # a `pool` row
     else: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
-    return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f} points ({ci}): {r.verdict}."
+    check(unit in ('points', ''), f"claim_line: unit must be 'points' or '' (read_claim_lines reads those), got {unit!r}")
+    return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f}{' ' + unit if unit else ''} ({ci}): {r.verdict}."
 
-_CLAIM = re.compile(r"^- (?P<claim>.*): (?P<diff>[+-]\d+\.\d+) points \((?:95 % CI (?P<ci_low>[+-]\d+\.\d+) to (?P<ci_high>[+-]\d+\.\d+)"
+_CLAIM = re.compile(r"^- (?P<claim>.*): (?P<diff>[+-]\d+\.\d+)(?: points)? \((?:95 % CI (?P<ci_low>[+-]\d+\.\d+) to (?P<ci_high>[+-]\d+\.\d+)"
                     r"(?:, (?P<seeds>\d+) seeds| over (?P<pairs>\d+) pairs)|(?P<one>1) seed, no interval)\): (?P<verdict>[^.]+)\.")
 
 def read_claim_lines(text:str) -> pd.DataFrame:
