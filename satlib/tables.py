@@ -172,6 +172,7 @@ class SATReport:
                                                test_acc=('final_test_acc', 'mean'), train_seconds=('train_seconds', 'mean'),
                                                device=('device', 'first'), satlib=('satlib', 'first'))
         g['α schedule'] = [alpha_schedule(self.t.row(l), int(e)) for l, e in zip(g.index, g.epochs)]
+        if g.test_acc.isna().all(): g = g.drop(columns='test_acc')   # a budget that never evaluates during training (eval_every=0)
         return g.loc[[l for l in self.labels if l in g.index]].round(3)
     def table(self, name:str='pgd', steps:int|None=5, attack:str='pgd',
               paper:dict|None=None) -> pd.DataFrame: # the paper's numbers {row: {column: value}} (default: the rows' own)
