@@ -202,6 +202,7 @@ class SATReport:
         a = A.pivot_table(index=['method', 'seed'], columns='attack', values='accuracy')
         a['pgd - autoattack'] = a['pgd'] - a['autoattack']
         out = a.groupby('method', sort=False).agg(['mean', 'min', 'max']).round(1)
+        out[('images', 'per seed')] = A.groupby('method', sort=False).n.max().reindex(out.index)   # how many test images AA ran on
         return out.loc[[l for l in self.labels if l in out.index]]
     def plot(self, groups=None):
         "Accuracy against ε (PGD-5), one panel per group of rows."
