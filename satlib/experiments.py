@@ -31,7 +31,7 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'status', 'table_progress', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line',
            'read_claim_lines', 'notebook_claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example',
            'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table',
-           'compute', 'paper_claims', 'pool', 'rank_trend']
+           'compute', 'paper_order', 'paper_claims', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -1142,19 +1142,29 @@ def compute(t, budget:str, rows=None, root=None) -> pd.DataFrame:
 # %% ../nbs/22_experiments.ipynb #1f9db944
 def _num(v) -> bool: return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and v == v
 
+def _paper_order(t, a:str, b:str, k:str, paper:dict|None=None):
+    "((higher row, its number), (lower row, its number)) where the paper gives both rows a different number at key `k`, else None."
+    val = lambda r: (t.row(r).paper if paper is None else paper.get(r, {})).get(k)
+    pa, pb = val(a), val(b)
+    if not (_num(pa) and _num(pb)) or pa == pb: return None
+    return tuple(sorted([(a, pa), (b, pb)], key=lambda x: -x[1]))
+
+def paper_order(t, pairs, key:str, paper:dict|None=None) -> list:
+    "Each pair (a, b) as (higher, lower) by the paper's numbers at `key` where it ranks them; as given where it does not (no number for one of them, or a tie)."
+    t = tables[t] if isinstance(t, str) else t
+    return [(o[0][0], o[1][0]) if (o := _paper_order(t, a, b, key, paper)) else (a, b) for a, b in pairs]
+
 def paper_claims(t, budget:str, pairs, # [(a, b), ...]: rows the paper ranks, in either order
                  cols:dict, # {our column: the paper's key}, e.g. {'IN IFIA': 'IN', 'PGD-40': 'pgd40'}
                  paper:dict|None=None, # the paper's numbers {row: {key: value}}; None: each row's own `paper`
                  root=None, df:pd.DataFrame|None=None, **kw) -> pd.DataFrame: # `kw`: `claims`' name, attack, steps
     "`claims` for each pair at each column, written the way the paper's numbers point, with a `paper` column ('80.84 > 79.84'); pairs the paper does not rank at a column are left out."
     t = tables[t] if isinstance(t, str) else t
-    val = lambda r, k: (t.row(r).paper if paper is None else paper.get(r, {})).get(k)
     out = []
     for a, b in pairs:
         for c, k in cols.items():
-            pa, pb = val(a, k), val(b, k)
-            if not (_num(pa) and _num(pb)) or pa == pb: continue
-            (hi, ph), (lo, pl) = sorted([(a, pa), (b, pb)], key=lambda x: -x[1])
+            if (o := _paper_order(t, a, b, k, paper)) is None: continue
+            (hi, ph), (lo, pl) = o
             out.append(claims(t, budget, [(hi, lo)], root=root, df=df, col=[c], **kw).assign(paper=f"{ph:.2f} > {pl:.2f}"))
     return pd.concat(out) if out else claims(t, budget, [], root=root, df=df, col=list(cols), **kw).assign(paper=pd.Series(dtype=str))
 
