@@ -25,13 +25,14 @@ from .zoo import TablePaths, slug
 # %% auto #0
 __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf', 'Row', 'Eval', 'Budget', 'Table', 'config_key',
            'Job', 'plan', 'eval_attacks', 'eval_alignment', 'eval_attribution', 'eval_corruptions', 'eval_transfer',
-           'eval_map_agreement', 'eval_roar', 'eval_roar_leak', 'eval_wsol', 'eval_perturbation_focus', 'folder_lock',
-           'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor', 'SubmititExecutor', 'stale', 'drop_stale',
-           'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending', 'run_table', 'carried_dir', 'carry_runs',
-           'status', 'table_progress', 'results', 'runs', 'logs', 'paper_comparison', 'claims', 'claim_line',
-           'read_claim_lines', 'notebook_claims', 'describe', 'budget_line', 'show_line', 'plot_curves', 'per_example',
-           'spread', 'plot_spread', 'long_form', 'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table',
-           'compute', 'paper_order', 'paper_claims', 'pool', 'rank_trend']
+           'eval_map_agreement', 'eval_map_shift', 'eval_roar', 'eval_roar_leak', 'eval_wsol',
+           'eval_perturbation_focus', 'folder_lock', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor',
+           'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending',
+           'run_table', 'carried_dir', 'carry_runs', 'status', 'table_progress', 'results', 'runs', 'logs',
+           'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe', 'budget_line',
+           'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns',
+           'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'paper_order', 'paper_claims', 'pool',
+           'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Eval:
     "One evaluation, run on every (non-teacher) row's models: a registered evaluator and its parameters."
     name: str                 # names the results file `<name>.csv`
     fn: str = 'attacks'       # a registered evaluator (`evaluators`)
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)   # its options; `maps={name: Maps(...)}`: the runner trains those teachers and passes their models as `teachers=`
     n: int|None = None        # random test images (seeded, the same for every model); None: all
     rows: tuple|None = None   # row labels to evaluate (None: every row that is not a teacher)
     test_args: dict = field(default_factory=dict)   # test-split options for this evaluation only (e.g. missing_mask='drop': the masked images)
@@ -152,6 +153,11 @@ def _train_cfg(b:Budget, r:Row, seed:int) -> dict:
 def _data(b:Budget) -> dict:
     return dict(dataset=b.dataset, data_args=b.data_args, test_split=b.test_split, test_args=b.test_args)
 
+def _eval_maps(e) -> dict:
+    "An evaluation's `maps` parameter ({name: `Maps`}): the teachers whose models the runner passes it (`teachers=`)."
+    m = e.params.get('maps')
+    return {k: v for k, v in m.items() if isinstance(v, Maps)} if isinstance(m, dict) else {}
+
 def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) -> list[Job]:
     "The jobs of table `t` at `budget` (only `rows` / `seeds` / `evals` when given), teachers first, in declaration order."
     b = t.budget(budget); want = set(rows) if rows is not None else None
@@ -182,6 +188,13 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
         for s in _row_seeds(b, r):
             if seeds is None or s in seeds or r.role == 'teacher': run_key(r, s)
     needed = {(lab, s) for (lab, s) in runs if (want is None or lab in want) and (seeds is None or s in seeds)}
+    def teacher_of(m:Maps) -> tuple:   # an evaluation's `maps` option: its teacher's (label, seed)
+        tr = t.row(m.teacher); ts = m.seed if m.seed is not None else _row_seeds(b, tr)[0]
+        run_key(tr, ts); return m.teacher, ts
+    for e in b.evals:   # the teachers of an evaluation's maps are needed wherever one of its rows is
+        labels = e.rows if e.rows is not None else [r.label for r in t.rows if r.role != 'teacher']
+        if (evals is None or e.name in evals) and any(lab in labels for lab, _ in needed):
+            needed |= {teacher_of(m) for m in _eval_maps(e).values()}
     grow = True
     while grow:   # teachers and base runs of needed runs are needed too (and theirs)
         before = len(needed)
@@ -213,7 +226,9 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
         for lab in labels: t.row(lab)
         test = dict(_data(b), n=e.n)
         if e.test_args: test['test_args'] = dict(b.test_args, **e.test_args)   # (only then: the other cells keep their keys)
+        tm = {n: runs[teacher_of(m)]['key'] for n, m in _eval_maps(e).items()}   # its maps' teachers: in a cell's key only when there are some
         if getattr(ev, 'cross', False):   # one cell per seed over all the rows' models (e.g. transfer)
+            check(not tm, f"evaluation {e.name!r} of {t.name}: a cross evaluation takes no `maps` (the teachers' models); put the teachers in its rows")
             for s in sorted({s for (lab, s) in needed if lab in labels}):
                 if any((lab, s) in runs and (lab, s) not in needed for lab in labels): continue   # only over all its rows' models: a cell over some would stay beside the full one
                 keys = [runs[lab, s]['key'] for lab in labels if (lab, s) in needed]
@@ -225,9 +240,9 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
                 for s in _row_seeds(b, t.row(lab)):
                     if (lab, s) not in needed: continue
                     rk = runs[lab, s]['key']
-                    ck = config_key(dict(run=rk, label=lab, fn=e.fn, params=e.params, test=test))
-                    jobs.append(Job('eval', ck, lab, s, (rk,), dict(eval=e.name, fn=e.fn, params=_canon(e.params), test=test,
-                                    runs={lab: rk}, device=device)))
+                    ck = config_key(dict(run=rk, label=lab, fn=e.fn, params=e.params, test=test, **({'teachers': tm} if tm else {})))
+                    jobs.append(Job('eval', ck, lab, s, (rk,) + tuple(tm.values()), dict(eval=e.name, fn=e.fn, params=_canon(e.params), test=test,
+                                    runs={lab: rk}, device=device, **({'teachers': tm} if tm else {}))))
     count = Counter(j.key for j in jobs if j.kind == 'eval')
     same = {j.spec['eval'] for j in jobs if j.kind == 'eval' and count[j.key] > 1}
     check(not same, f"table {t.name} ({budget}): evaluations {sorted(same)} are the same configuration "
@@ -313,6 +328,25 @@ def eval_map_agreement(models:dict, data:TensorData, metas:dict, device, referen
     return pd.DataFrame(rows)
 eval_map_agreement.cross = True
 evaluators['map_agreement'] = eval_map_agreement
+
+@evaluators.register('map_shift')
+def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict, maps:dict, eps=(8/255,), shuffle:bool=True,
+                   batch_size:int=256) -> pd.DataFrame:
+    "SAT's perturbation as an attack: `clip(x - eps * s)`, `s` a teacher's map of each test image, made as its `Maps` made the training maps (`maps`: {name: Maps}; the runner passes the teachers' models); with `shuffle`, another image's map beside it."
+    from satlib.store import SaliencyStore
+    from satlib.sat_teachers import derangement   # (and the `saliency_shift` attack)
+    check(set(maps) == set(teachers), f"map_shift: maps {sorted(maps)} and teachers {sorted(teachers)} differ; declare the maps in the Eval's params")
+    out = []
+    for name, m in maps.items():
+        m = m.get('__Maps', m) if isinstance(m, dict) else asdict(m)
+        st = build_store(teachers[name], data, m['method'], batch_size=batch_size, encoding=m['encoding'], threshold=m['threshold'],
+                         device=device, progress=False, **dict(m['args']))
+        srcs = {name: st}
+        if shuffle: srcs[f"{name}, another image's"] = SaliencyStore(st.data[derangement(len(st), generator=rng(0))], st.meta)
+        for what, src in srcs.items():
+            specs = [AttackSpec('saliency_shift', float(e), kwargs=dict(data=data, source=src)) for e in eps]
+            out.append(evaluate(model, data, specs, batch_size, device, meta)[0].assign(attack=f"map {what}", maps=name))
+    return pd.concat(out, ignore_index=True)
 
 def eval_roar(model, data:TensorData, meta:dict, device, info:dict, rankings=('gradient',), fractions=(0.2, 0.4, 0.6, 0.8),
               method_args=None, fill:str='mean', noise:float=0.01, target='label', batch_size:int=256) -> pd.DataFrame:
@@ -466,7 +500,9 @@ def _run_job(job:Job, paths:TablePaths, table:str, budget:str, threads:int|None=
     if getattr(ev, 'cross', False): df = ev(models, data, metas, device, **s['params'])
     else:
         (lab, net), = models.items()
-        df = ev(net, data, metas[lab], device, **s['params'], **({'info': infos[lab]} if getattr(ev, 'needs_info', False) else {}))
+        more = {'info': infos[lab]} if getattr(ev, 'needs_info', False) else {}
+        if s.get('teachers'): more['teachers'] = {n: load_run(_zoo_of(paths, table, budget, k), device)[0] for n, k in s['teachers'].items()}
+        df = ev(net, data, metas[lab], device, **s['params'], **more)
     return dict(rows=df.to_dict('records'), seconds=time.time() - t0)
 
 def _intact_runs(paths:TablePaths, table:str, budget:str, key:str|None=None) -> pd.DataFrame:

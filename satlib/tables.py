@@ -18,15 +18,15 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'DEMO_EPOCHS', 'SAT_FIG1_EPOCHS', 'SAT_FIG1_ATTACK', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS',
            'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS',
            'TABLE6_ROWS', 'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10',
-           'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
+           'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'TABLE4_MAPS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
            'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_TABLE1_CONTROLS',
            'IG_NORM_ARGS', 'CHEN_REG_IG_STEPS', 'PAPER_ART_SVHN', 'PAPER_ART_GTSRB', 'SHAPES_EPS', 'PAPER_ART_TABLE2',
            'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
            'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals',
-           'teacher_rows', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table', 'sat_cifar_table',
-           'art_evals', 'art_table1_rows', 'art_table1_evals', 'art_flowers_evals', 'art_table1_data', 'art_wsol_rows',
-           'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results',
-           'table_list']
+           'teacher_rows', 'sat_maps', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table',
+           'sat_cifar_table', 'art_evals', 'art_table1_rows', 'art_table1_evals', 'art_flowers_evals',
+           'art_table1_data', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows',
+           'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -452,6 +452,11 @@ ROBUST_SAT_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', '
 UNIT_MAP_ROWS = ('R10-Std-GBP', 'R10-Std-GG.CAM++', 'R10-Adv-GBP', 'R10-Adv-GG.CAM++')   # Table 3's maps also with their magnitudes (a sign map of Guided Grad-CAM++ is GBP's)
 FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε₀·255 besides the defaults 0.6 and 8
 
+def sat_maps(spec:str) -> Maps:
+    "The maps a SAT row's name gives: 'R10-Adv-GBP' is Guided Backprop of the row 'R10-Adv teacher'."
+    d, k, m = spec.split('-', 2)
+    return Maps(f'{d}-{k} teacher', _MAP[m])
+
 def sat_cifar_teachers() -> list[Row]:
     "The SAT paper's teachers: ResNet-10/34, standard, PGD-trained, 95 % sparse (the standard one pruned and fine-tuned), and an untrained ResNet-10."
     T = lambda label, method, args=None, **kw: Row(label, method, args or {}, role='teacher', seeds=1, **kw)
@@ -467,7 +472,7 @@ def sat_cifar_teachers() -> list[Row]:
 def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with every seed of the budget
                    stretched:int|None=None) -> list[Row]:
     "Every student row of SAT Tables 1, 3, 7, 8 and Fig. 5, the controls, and the teachers."
-    M = lambda spec: Maps(spec.split('-')[0] + '-' + spec.split('-')[1] + ' teacher', _MAP[spec.split('-', 2)[2]])
+    M = sat_maps
     def R(label, method, args=None, role='row', **kw):
         return Row(label, method, args or {}, role=role, seeds=None if label in many else 1, paper=paper.get(label, {}), **kw)
     rows = [R('Original', 'original'), R('Original + Uniform-Noise', 'noise', dict(eps=8/255))]
@@ -503,9 +508,10 @@ CIFAR_AA_ROWS = (('Original', 'SAT R10-Adv-GBP') + tuple(f'{m}{n}' for m in ('PG
                  + tuple(f'{m}-SAT {s}' for m in ('PGD', 'TRADES') for s in ROBUST_SAT_MAPS) + ('PGD-SAT R10-Sparse-GBP', 'PGD-SAT R34-Sparse-GBP')
                  + (PGD_SAT_CONTROL,))   # every robust row and its control, and two standard ones
 CIFAR_CONTROLS = SAT_CONTROLS + ('SAT control: untrained teacher', PGD_SAT_CONTROL)
+TABLE4_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R10-Adv-G.CAM++')   # the maps of Table 4's SAT and PGD-SAT rows
 
 def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_maps=500) -> list[Eval]:
-    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`), Fig. 2 (`saliency_attack`, uniform noise of the same ε beside it), the teachers' map agreement."
+    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`; `map_shift`: along the teachers' maps), Fig. 2 (`saliency_attack`, uniform noise of the same ε beside it), the teachers' map agreement."
     strong = [AttackSpec('pgd', e, k) for k in (20, 40) for e in EPS_1_4]
     other = ([AttackSpec('uniform', e / 255) for e in (8, 16, 32)] + [AttackSpec('trades', e / 255, 10) for e in (2, 3, 4)]
              + [AttackSpec('saliency', e / 255) for e in (8, 16, 32)])   # the saliency attack: -eps * sign of the model's own gradient (SAT §3.2)
@@ -514,6 +520,8 @@ def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_
             Eval('pgd20_40', 'attacks', dict(specs=[CLEAN] + strong), n=n_strong, rows=TABLE6_ROWS + (SAT_CONTROLS[0], PGD_SAT_CONTROL)),
             Eval('autoattack', 'attacks', dict(specs=aa), n=n_aa, rows=CIFAR_AA_ROWS),
             Eval('other_attacks', 'attacks', dict(specs=[CLEAN] + other), n=n_other, rows=TABLE4_ROWS + CIFAR_CONTROLS),
+            Eval('map_shift', 'map_shift', dict(maps={s: sat_maps(s) for s in TABLE4_MAPS}, eps=(8/255, 16/255, 32/255)), n=n_other,
+                 rows=TABLE4_ROWS + CIFAR_CONTROLS),   # Table 4's saliency attack read as SAT's own perturbation along the teachers' maps
             Eval('saliency_attack', 'attacks', dict(specs=[CLEAN] + [AttackSpec(k, e / 255) for k in ('saliency', 'uniform') for e in (2, 4, 8)]), n=n_fig2,
                  rows=TEACHERS[:4]),
             Eval('map_agreement', 'map_agreement', dict(reference='R10-Adv teacher', method='guided_backprop', k=100), n=n_maps, rows=TEACHERS)]
