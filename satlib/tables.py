@@ -454,8 +454,9 @@ FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε�
 
 def sat_maps(spec:str) -> Maps:
     "The maps a SAT row's name gives: 'R10-Adv-GBP' is Guided Backprop of the row 'R10-Adv teacher'."
-    d, k, m = spec.split('-', 2)
-    return Maps(f'{d}-{k} teacher', _MAP[m])
+    parts = spec.split('-', 2)
+    check(len(parts) == 3 and parts[2] in _MAP, f"maps {spec!r}: write MODEL-KIND-METHOD, e.g. 'R10-Adv-GBP', METHOD one of {', '.join(_MAP)}")
+    return Maps(f'{parts[0]}-{parts[1]} teacher', _MAP[parts[2]])
 
 def sat_cifar_teachers() -> list[Row]:
     "The SAT paper's teachers: ResNet-10/34, standard, PGD-trained, 95 % sparse (the standard one pruned and fine-tuned), and an untrained ResNet-10."
