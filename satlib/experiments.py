@@ -330,16 +330,18 @@ eval_map_agreement.cross = True
 evaluators['map_agreement'] = eval_map_agreement
 
 @evaluators.register('map_shift')
-def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict, maps:dict, eps=(8/255,), shuffle:bool=True,
-                   batch_size:int=256) -> pd.DataFrame:
-    "SAT's perturbation as an attack: `clip(x - eps * s)`, `s` a teacher's map of each test image, made as its `Maps` made the training maps (`maps`: {name: Maps}; the runner passes the teachers' models); with `shuffle`, another image's map beside it."
+def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict|None=None, maps:dict|None=None, own:dict|None=None,
+                   eps=(8/255,), shuffle:bool=True, batch_size:int=256) -> pd.DataFrame:
+    "SAT's perturbation as an attack: `clip(x - eps * s)`, `s` a map of each test image made as a `Maps` makes the training maps: a teacher's (`maps`: {name: Maps}; the runner passes the teachers' models) or the attacked model's own (`own`: {name: {method, args, encoding, threshold}}, attack 'map own NAME'); with `shuffle`, another image's map beside it."
     from satlib.store import SaliencyStore
     from satlib.sat_teachers import derangement   # (and the `saliency_shift` attack)
+    maps, own, teachers = maps or {}, own or {}, teachers or {}
     check(set(maps) == set(teachers), f"map_shift: maps {sorted(maps)} and teachers {sorted(teachers)} differ; declare the maps in the Eval's params")
+    check(maps or own, "map_shift: nothing to attack along; give `maps` (teachers' maps) or `own` (the attacked model's maps)")
     out = []
-    for name, m in maps.items():
-        m = m.get('__Maps', m) if isinstance(m, dict) else asdict(m)
-        st = build_store(teachers[name], data, m['method'], batch_size=batch_size, encoding=m['encoding'], threshold=m['threshold'],
+    for name, net, m in [(n, teachers[n], m) for n, m in maps.items()] + [(f'own {n}', model, m) for n, m in own.items()]:
+        m = dict(asdict(Maps('')), **(m.get('__Maps', m) if isinstance(m, dict) else asdict(m)))   # (a Maps's defaults for what `own` leaves out)
+        st = build_store(net, data, m['method'], batch_size=batch_size, encoding=m['encoding'], threshold=m['threshold'],
                          device=device, progress=False, **dict(m['args']))
         srcs = {name: st}
         if shuffle: srcs[f"{name}, another image's"] = SaliencyStore(st.data[derangement(len(st), generator=rng(0))], st.meta)

@@ -512,7 +512,7 @@ CIFAR_CONTROLS = SAT_CONTROLS + ('SAT control: untrained teacher', PGD_SAT_CONTR
 TABLE4_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R10-Adv-G.CAM++')   # the maps of Table 4's SAT and PGD-SAT rows
 
 def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_maps=500) -> list[Eval]:
-    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`; `map_shift`: along the teachers' maps), Fig. 2 (`saliency_attack`, uniform noise of the same ε beside it), the teachers' map agreement."
+    "Tables 1, 3, 7, 8 and Fig. 5 (`pgd`), Table 6 (`pgd20_40`, `autoattack`), Table 4 (`other_attacks`; `map_shift`, `own_map_shift`: along the teachers' maps, along the model's own), Fig. 2 (`saliency_attack`, uniform noise of the same ε beside it), the teachers' map agreement."
     strong = [AttackSpec('pgd', e, k) for k in (20, 40) for e in EPS_1_4]
     other = ([AttackSpec('uniform', e / 255) for e in (8, 16, 32)] + [AttackSpec('trades', e / 255, 10) for e in (2, 3, 4)]
              + [AttackSpec('saliency', e / 255) for e in (8, 16, 32)])   # the saliency attack: -eps * sign of the model's own gradient (SAT §3.2)
@@ -523,6 +523,8 @@ def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_
             Eval('other_attacks', 'attacks', dict(specs=[CLEAN] + other), n=n_other, rows=TABLE4_ROWS + CIFAR_CONTROLS),
             Eval('map_shift', 'map_shift', dict(maps={s: sat_maps(s) for s in TABLE4_MAPS}, eps=(8/255, 16/255, 32/255)), n=n_other,
                  rows=TABLE4_ROWS + CIFAR_CONTROLS),   # Table 4's saliency attack read as SAT's own perturbation along the teachers' maps
+            Eval('own_map_shift', 'map_shift', dict(own={k: dict(method=_MAP[k]) for k in ('GBP', 'G.CAM++')}, eps=(8/255, 16/255, 32/255)),
+                 n=n_other, rows=TABLE4_ROWS + CIFAR_CONTROLS),   # ... and along each model's own maps, made as the teachers' were
             Eval('saliency_attack', 'attacks', dict(specs=[CLEAN] + [AttackSpec(k, e / 255) for k in ('saliency', 'uniform') for e in (2, 4, 8)]), n=n_fig2,
                  rows=TEACHERS[:4]),
             Eval('map_agreement', 'map_agreement', dict(reference='R10-Adv teacher', method='guided_backprop', k=100), n=n_maps, rows=TEACHERS)]
