@@ -340,7 +340,9 @@ def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict|None
     check(maps or own, "map_shift: nothing to attack along; give `maps` (teachers' maps) or `own` (the attacked model's maps)")
     out = []
     for name, net, m in [(n, teachers[n], m) for n, m in maps.items()] + [(f'own {n}', model, m) for n, m in own.items()]:
-        m = dict(asdict(Maps('')), **(m.get('__Maps', m) if isinstance(m, dict) else asdict(m)))   # (a Maps's defaults for what `own` leaves out)
+        m = m.get('__Maps', m) if isinstance(m, dict) else asdict(m)
+        check(not set(m) - set(asdict(Maps(''))), f"map_shift: maps {name!r} has unknown option(s) {sorted(set(m) - set(asdict(Maps(''))))}; use {', '.join(list(asdict(Maps('')))[1:])}")
+        m = dict(asdict(Maps('')), **m)   # (a Maps's defaults for what `own` leaves out)
         st = build_store(net, data, m['method'], batch_size=batch_size, encoding=m['encoding'], threshold=m['threshold'],
                          device=device, progress=False, **dict(m['args']))
         srcs = {name: st}
