@@ -339,9 +339,10 @@ def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict|None
     check(set(maps) == set(teachers), f"map_shift: maps {sorted(maps)} and teachers {sorted(teachers)} differ; declare the maps in the Eval's params")
     check(maps or own, "map_shift: nothing to attack along; give `maps` (teachers' maps) or `own` (the attacked model's maps)")
     out = []
+    how = [k for k in asdict(Maps('')) if k not in ('teacher', 'seed')]   # how maps are made: what `own` may say
     for name, net, m in [(n, teachers[n], m) for n, m in maps.items()] + [(f'own {n}', model, m) for n, m in own.items()]:
         m = m.get('__Maps', m) if isinstance(m, dict) else asdict(m)
-        check(not set(m) - set(asdict(Maps(''))), f"map_shift: maps {name!r} has unknown option(s) {sorted(set(m) - set(asdict(Maps(''))))}; use {', '.join(list(asdict(Maps('')))[1:])}")
+        if name.startswith('own '): check(not set(m) - set(how), f"map_shift: own maps {name[4:]!r} have unknown option(s) {sorted(set(m) - set(how))}; use {', '.join(how)}")
         m = dict(asdict(Maps('')), **m)   # (a Maps's defaults for what `own` leaves out)
         st = build_store(net, data, m['method'], batch_size=batch_size, encoding=m['encoding'], threshold=m['threshold'],
                          device=device, progress=False, **dict(m['args']))

@@ -182,10 +182,13 @@ class SATReport:
         return p.loc[[l for l in self.labels if l in p.index]]
     def claims(self, pairs=None, name:str='pgd', attack:str='pgd', steps:int|None=5, cols=None) -> pd.DataFrame:
         "The paper's claims (default `SAT_CLAIMS`, those of its rows the table has), paired by seed, at each column (default: the report's); a pair whose rows have no results yet is left out."
-        for x in {x for ab in pairs or () for x in ab}: check(x in {r.label for r in self.t.rows}, f"claim row {x!r} is not a row of table {self.t.name}; its rows: `satlib table {self.t.name} --status`")
         if not self.have: return self._pending('pgd results')
         if not len(results(self.t, self.budget, name, self.root)): return self._pending(f'{name} results')
-        return self._claims(pairs or SAT_CLAIMS, name, attack, steps, col=list(cols or self.cols))
+        labels = {r.label for r in self.t.rows}
+        if pairs is None: pairs = [(a, b) for a, b in SAT_CLAIMS if a in labels and b in labels]   # those of the paper's claims this table has
+        pairs = list(pairs)
+        for x in {x for ab in pairs for x in ab}: check(x in labels, f"claim row {x!r} is not a row of table {self.t.name}; its rows: `satlib table {self.t.name} --status`")
+        return self._claims(pairs, name, attack, steps, col=list(cols or self.cols))
     def controls(self, sat:str='SAT',
                  of:dict|None=None) -> pd.DataFrame: # the row each method's controls control, e.g. {'PGD-SAT': 'PGD-SAT R10-Adv-GBP'}
         "Each `control` row against the row it controls ('X control: ...' controls row X, or `of[X]`; SAT's controls and any other control `sat`), paired by seed."
