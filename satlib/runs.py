@@ -12,7 +12,7 @@ from .core import *
 from .data import TensorData
 from .datasets import get_data
 from .train import (methods, fit, TrainConfig, build_model, load_run, make_method, options_of, load_checkpoint,
-                           read_run_record, resume_changes, dist_info)
+                           read_run_record, resume_changes, dist_info, same_setting)
 from .evaluate import AttackSpec, CLEAN, pgd_grid, evaluate, save_results
 from .store import build_store
 from .saliency import saliency_methods
@@ -24,8 +24,6 @@ __all__ = ['train_run', 'eval_run', 'saliency_run', 'plot_run']
 
 # %% ../nbs/20_runs.ipynb #82e29450
 _SAME_RUN = ('dataset', 'data_args', 'model', 'width', 'stem', 'num_classes', 'method', 'method_args')   # run.json keys that decide the weights
-
-def _canon(v): return json.loads(json.dumps(v, sort_keys=True, default=str))
 
 def _progress(history:list[dict]) -> dict:
     "The run record's summary of the epochs done so far."
@@ -68,7 +66,7 @@ def train_run(out, dataset:str='builtin', method:str='original', model:str='resn
     if cont:
         if rf.exists():
             old = read_run_record(rf)
-            diff = {k: (old[k], info[k]) for k in _SAME_RUN if k in old and _canon(old[k]) != _canon(info[k])}
+            diff = {k: (old[k], info[k]) for k in _SAME_RUN if k in old and not same_setting(old[k], info[k])}   # a moved checkout keeps its files' runs
             check(not diff, f"run folder {out} holds a different run {diff} (its, now); choose another --out or delete the folder")
         st = load_checkpoint(ck)
         diff = resume_changes(st, cfg, meth)

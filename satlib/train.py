@@ -18,8 +18,8 @@ from .attacks import PGD
 # %% auto #0
 __all__ = ['methods', 'MODEL_FILE_FORMAT', 'RUN_KEYS', 'Context', 'Method', 'options_of', 'make_method', 'Original',
            'UniformNoiseTraining', 'PGDTraining', 'TrainConfig', 'make_optimizer', 'dist_info', 'init_distributed',
-           'accuracy', 'load_checkpoint', 'resume_changes', 'write_log', 'sync_buffers', 'grad_norm', 'Stopped', 'fit',
-           'build_model', 'save_model', 'read_run_record', 'load_run']
+           'accuracy', 'load_checkpoint', 'same_setting', 'resume_changes', 'write_log', 'sync_buffers', 'grad_norm',
+           'Stopped', 'fit', 'build_model', 'save_model', 'read_run_record', 'load_run']
 
 # %% ../nbs/06_train.ipynb #1a1adf02
 @dataclass
@@ -168,6 +168,17 @@ def _plain(v) -> bool:
 
 def _canon(v): return json.loads(json.dumps(v, sort_keys=True))
 
+def same_setting(a, b) -> bool:
+    "Whether two values of a run setting are the same: equal, or one file reached from two checkouts (absolute paths whose last four parts agree, as `zoo/TABLE/BUDGET/FILE` or `TABLE/BUDGET/stores/KEY.pt`)."
+    c = lambda v: json.loads(json.dumps(v, sort_keys=True, default=str))
+    a, b = c(a), c(b)
+    if a == b: return True
+    if isinstance(a, dict) and isinstance(b, dict): return a.keys() == b.keys() and all(same_setting(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list): return len(a) == len(b) and all(map(same_setting, a, b))
+    if not (isinstance(a, str) and isinstance(b, str)): return False
+    pa, pb = Path(a), Path(b)
+    return pa.is_absolute() and pb.is_absolute() and len(pa.parts) > 4 and len(pb.parts) > 4 and pa.parts[-4:] == pb.parts[-4:]
+
 def resume_changes(st:dict, cfg:TrainConfig, method:Method) -> dict:
     "What would change if checkpoint `st` were resumed with `cfg` and `method`: `{setting: (checkpoint's, now)}`; empty when it may be."
     mine = {k: v for k, v in asdict(cfg).items() if k not in _NOT_WEIGHTS}
@@ -177,7 +188,7 @@ def resume_changes(st:dict, cfg:TrainConfig, method:Method) -> dict:
     else:
         a, b = st.get('method_cfg') or {}, method.config()
         out.update({f'method {k}': (a[k], b[k]) for k in sorted(set(a) & set(b))
-                    if _plain(a[k]) and _plain(b[k]) and _canon(a[k]) != _canon(b[k])})
+                    if _plain(a[k]) and _plain(b[k]) and not same_setting(a[k], b[k])})
     return out
 
 def write_log(path, history:list[dict]):
