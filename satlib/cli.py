@@ -42,6 +42,14 @@ def parse_kv(items:list[str]|None, what:str='--arg') -> dict:
     return out
 
 # %% ../nbs/24_cli.ipynb #4d73f42b
+_UNCOMMITTED = ('gpu', 'paper')   # the budgets whose zoo (models and carried runs) the repository does not commit: see .gitignore
+
+def _carry_note(budget:str) -> str:
+    "How the runs `satlib table --carry` left in the zoo reach another machine at `budget`."
+    return ("commit it, and the table resumes them on another machine" if budget not in _UNCOMMITTED else
+            f"the repository does not commit the {budget} budget's zoo (.gitignore: its models are large), so copy that "
+            "folder to the same place in the other machine's checkout, where the table resumes them")
+
 def _fmt(v) -> str:
     "An option's default as one would type it: `8/255` for a multiple of 1/255 below 1, else its repr."
     if isinstance(v, float) and 0 < v < 1 and abs(v * 255 - round(v * 255)) < 1e-6: return f"{round(v * 255)}/255"
@@ -192,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument('--executor', default='local', help="local (processes), submitit-local (submitit's local mode), slurm (submitit on Slurm)")
     tb.add_argument('--status', action='store_true', help="only print what is done: each row and seed's run (done, the epoch a started run reached, or to do) and its cells")
     tb.add_argument('--carry', action='store_true', help="only copy each unfinished run's folder (checkpoint, log) into the zoo "
-                    "(zoo/NAME/BUDGET/unfinished/), so that a commit takes it to another machine, where the table resumes it; "
+                    "(zoo/NAME/BUDGET/unfinished/), so that a commit (or, for the gpu and paper budgets, whose zoo is not committed, a copy) takes it to another machine, where the table resumes it; "
                     "with --stop-after: run first, and carry what the deadline left unfinished")
     tb.add_argument('--stop-after', type=float, default=None, metavar='MINUTES', help="start no job after MINUTES and stop each "
                     "training at its first epoch end after them, its checkpoint written (run again, or --carry, to go on)")
@@ -265,8 +273,7 @@ def _run(a):
             return
         def carry():
             c = carry_runs(t, a.budget, a.root, a.rows, a.seeds); where = carried_dir(TablePaths(a.root), t.name, a.budget, '')
-            print(f"{len(c)} unfinished run(s) of {t.name} ({a.budget}) carried in {where}" +
-                  (": commit it, and the table resumes them on another machine\n" + c.to_string(index=False) if len(c) else ''))
+            print(f"{len(c)} unfinished run(s) of {t.name} ({a.budget}) carried in {where}" + (f": {_carry_note(a.budget)}\n" + c.to_string(index=False) if len(c) else ''))
         if a.carry and a.stop_after is None: carry(); return
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
