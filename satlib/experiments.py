@@ -556,7 +556,9 @@ def _init_worker(threads:int):
 def _work(job:dict, paths:tuple, table:str, budget:str, stop_at:float|None=None) -> dict:
     "A worker process's entry point: plain values in, `run_job`'s record out (nothing defined in `__main__` crosses)."
     P = TablePaths(); P.results, P.zoo, P.runs = map(Path, paths)
-    return run_job(Job(**job), P, table, budget, stop_at=stop_at)
+    try: return run_job(Job(**job), P, table, budget, stop_at=stop_at)
+    except Stopped as e: return {'stopped': [e.epoch, e.epochs]}   # as values: submitit hands a job's exception back as a traceback
+    except SatlibError as e: return {'refused': str(e)}              # (`_result` raises them again in the runner)
 
 def _lib(name:str):
     "The library's own function `name` (picklable by reference, also when this module's code runs in a notebook)."
@@ -601,7 +603,10 @@ def _result(f):
         if not f.done():
             try: f.set_result(f.job.result())
             except BaseException as e: f.set_exception(e)
-    return f.result()
+    rec = f.result()
+    if isinstance(rec, dict) and rec.keys() == {'stopped'}: raise Stopped(*rec['stopped'])
+    if isinstance(rec, dict) and rec.keys() == {'refused'}: raise SatlibError(rec['refused'])
+    return rec
 
 # %% ../nbs/22_experiments.ipynb #071f68ba
 def stale(t, budget:str, root=None) -> pd.DataFrame:
