@@ -15,7 +15,7 @@ from .models import models
 from .train import methods, TrainConfig, load_run
 from .evaluate import AttackSpec, CLEAN
 from .runs import train_run, eval_run, saliency_run, plot_run   # imports every training method, so `--method NAME` knows them all
-from .experiments import tables, run_table, status, table_progress, drop_stale, carry_runs, carried_dir, LocalExecutor, SubmititExecutor
+from .experiments import tables, run_table, plan, status, table_progress, drop_stale, carry_runs, carried_dir, LocalExecutor, SubmititExecutor
 from .zoo import TablePaths
 from .tables import table_list, demo
 
@@ -232,6 +232,9 @@ def main(argv=None):
     except Terminated:
         print(f"satlib {a.cmd}: stopped by SIGTERM; run the same command again to go on (a run resumes from its last checkpoint)",
               file=sys.stderr); sys.exit(128 + signal.SIGTERM)
+    except KeyboardInterrupt:
+        print(f"satlib {a.cmd}: interrupted; run the same command again to go on (a run resumes from its last checkpoint)",
+              file=sys.stderr); sys.exit(130)
     except BrokenPipeError:   # the reader stopped reading (`satlib table --list | head`): stop quietly, as other tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(1)
     finally:
@@ -279,6 +282,9 @@ def _run(a):
             d = drop_stale(t, a.budget, a.root)
             print(f"removed {len(d)} stale result row(s) of {t.name} ({a.budget})" + (':\n' + d.to_string() if len(d) else '')); return
         check(a.stop_after is None or a.stop_after >= 0, f"--stop-after takes minutes >= 0, got {a.stop_after}")
+        check(a.workers >= 1, f"--workers takes a number of jobs >= 1, got {a.workers}")
+        check(a.threads is None or a.threads >= 1, f"--threads takes a number of CPU threads >= 1, got {a.threads}")
+        plan(t, a.budget, a.rows, a.seeds, evals=a.evals)   # unknown rows, seeds or evaluations: refused here, before an executor or --carry writes
         ex = None   # a refused command writes nothing: every check before the executor (submitit makes its folder)
         if a.executor.startswith('submitit') or a.executor == 'slurm':
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)

@@ -164,6 +164,8 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
     names = [e.name for e in b.evals]
     for n in evals or []: check(n in names, f"table {t.name} ({budget}) has no evaluation {n!r}; it has: {', '.join(names)}")
     for lab in want or []: t.row(lab)
+    have = sorted({s for r in t.rows for s in _row_seeds(b, r)})
+    for s in seeds or []: check(s in have, f"table {t.name} ({budget}) has no seed {s!r}; its seeds: {', '.join(map(str, have))}")
     runs, jobs = {}, []
     def run_key(r:Row, seed:int) -> str:
         if (r.label, seed) in runs: return runs[r.label, seed]['key']
@@ -569,6 +571,7 @@ class LocalExecutor:
     "N local worker processes (spawned); each gets `threads` CPU threads (default: the cores split evenly)."
     def __init__(self, workers:int=2, threads:int|None=None):
         check(workers >= 1, f"workers must be >= 1, got {workers}")
+        check(threads is None or threads >= 1, f"threads must be >= 1 (or None: the cores split evenly), got {threads}")
         self.workers, self.threads = workers, threads or max(1, (os.cpu_count() or 1) // workers)
         self.pool = cf.ProcessPoolExecutor(workers, mp.get_context('spawn'), initializer=_lib('_init_worker'), initargs=(self.threads,))
     def submit(self, fn, *args):
@@ -587,7 +590,9 @@ class SubmititExecutor:
     def __init__(self, folder, cluster:str|None=None, workers:int=4, **params):
         try: import submitit
         except ModuleNotFoundError: raise SatlibError("the submitit executor needs submitit: pip install 'satlib[cluster]'") from None
-        self.ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+        try: self.ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+        except RuntimeError as e: raise SatlibError(f"submitit cannot start its {cluster or 'default'} executor here ({e}); "
+                                                    "use --executor local, or run on the cluster's login node") from None
         if params: self.ex.update_parameters(**params)
         self.workers = workers
     def submit(self, fn, *args):
