@@ -874,10 +874,13 @@ def _reached(paths:TablePaths, table:str, budget:str, key:str) -> tuple:
     return (b, True) if b is not None and (a is None or b > a) else (a, False)
 
 def carry_runs(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
-    "Copy each unfinished training run of table `t` at `budget` (a checkpoint, no zoo model yet) to `carried_dir`, unless the copy there is as far on; one line per carried run: row, seed, epoch, epochs, key."
+    "Copy each unfinished training run of table `t` at `budget` (a checkpoint, no zoo model yet) to `carried_dir`, unless the copy there is as far on, and remove carried runs that have finished; one line per carried run: row, seed, epoch, epochs, key."
     t = tables[t] if isinstance(t, str) else t
-    P = TablePaths(root); out = []
-    for j in pending(t, budget, plan(t, budget, rows, seeds), P):
+    P = TablePaths(root); out = []; jobs = plan(t, budget, rows, seeds)   # (a bad row or seed is refused before any file changes)
+    u, ir = carried_dir(P, t.name, budget, ''), _intact_runs(P, t.name, budget)
+    if u.is_dir() and len(ir):   # a carried run whose finished model is in the zoo (killed between runs.csv and the removal): served, so removed
+        for k in {c.name for c in u.iterdir()} & set(ir.key): _drop_carried(P, t.name, budget, k)
+    for j in pending(t, budget, jobs, P):
         if j.kind != 'train': continue
         r, c = P.run_dir(t.name, budget, j.key), carried_dir(P, t.name, budget, j.key)
         if _ckpt_epoch(r) > _ckpt_epoch(c): _copy_run(r, c)
