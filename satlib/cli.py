@@ -266,9 +266,10 @@ def _run(a):
             print(list_text(table_list(a.root))); return
         t = tables[a.name]
         if a.status:
+            p = table_progress(t, a.budget, a.root, a.rows, a.seeds)   # (an unknown row or seed is refused before anything prints)
             s = status(t, a.budget, a.root)
             print(f"{t.name} ({a.budget}): {s['runs_done']} of {s['runs']} runs and {s['cells_done']} of {s['cells']} evaluation cells done")
-            p = table_progress(t, a.budget, a.root, a.rows, a.seeds); print(p.to_string(index=False, na_rep='?', float_format='%.2f'))
+            print(p.to_string(index=False, na_rep='?', float_format='%.2f'))
             todo = p[(p.run != 'done') | (p.cells_done < p.cells)]; known = todo.hours_left.notna()
             if len(todo) and not known.any(): print(f"left: {len(todo)} line(s) not done, at rates not known yet: no finished job of this table measured their method or evaluation")
             elif len(todo): print(f"left: about {todo.hours_left[known].sum():.1f} worker-hours" + ('' if known.all() else f" for {known.sum()} of the {len(todo)} lines not done; "

@@ -164,8 +164,11 @@ def plan(t:Table, budget:str, rows=None, seeds=None, device=None, evals=None) ->
     names = [e.name for e in b.evals]
     for n in evals or []: check(n in names, f"table {t.name} ({budget}) has no evaluation {n!r}; it has: {', '.join(names)}")
     for lab in want or []: t.row(lab)
-    have = sorted({s for r in t.rows for s in _row_seeds(b, r)})
-    for s in seeds or []: check(s in have, f"table {t.name} ({budget}) has no seed {s!r}; its seeds: {', '.join(map(str, have))}")
+    asked = [r for r in t.rows if want is None or r.label in want]
+    have = sorted({s for r in asked for s in _row_seeds(b, r)})
+    for s in list(seeds if seeds is not None else []):
+        check(s in have, f"table {t.name} ({budget}) has no seed {s!r}{' for rows ' + ', '.join(sorted(want)) if want is not None else ''}; "
+                         f"its seeds: {', '.join(map(str, have))}")
     runs, jobs = {}, []
     def run_key(r:Row, seed:int) -> str:
         if (r.label, seed) in runs: return runs[r.label, seed]['key']
@@ -844,7 +847,7 @@ def run_table(table, # a `Table` or a registered table name
 
 # %% ../nbs/22_experiments.ipynb #14921334
 def carried_dir(paths:TablePaths, table:str, budget:str, key:str) -> Path:
-    "Where `carry_runs` keeps the folder of unfinished run `key`: in the zoo, which is committed, so a clone on another machine has it."
+    "Where `carry_runs` keeps the folder of unfinished run `key`: in the zoo, so that a commit (the `cpu` budgets; .gitignore leaves out the gpu and paper zoos) or a copy takes it to another machine."
     return paths.zoo / table / budget / 'unfinished' / key
 
 _CARRIED = ('run.json', 'log.jsonl', 'checkpoint.pt')   # copied in this order: one cut short leaves the older checkpoint, which resumes (its history rewrites the log)
@@ -878,10 +881,11 @@ def carry_runs(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
     t = tables[t] if isinstance(t, str) else t
     P = TablePaths(root); out = []; jobs = plan(t, budget, rows, seeds)   # (a bad row or seed is refused before any file changes)
     u, ir = carried_dir(P, t.name, budget, ''), _intact_runs(P, t.name, budget)
-    if u.is_dir() and len(ir):   # a carried run whose finished model is in the zoo (killed between runs.csv and the removal): served, so removed
-        for k in {c.name for c in u.iterdir()} & set(ir.key): _drop_carried(P, t.name, budget, k)
+    fin = set(ir.key) if len(ir) else set()   # runs with a finished model (under one label at least: the runner reuses it for the others)
+    if u.is_dir():   # a carried run whose finished model is in the zoo (killed between runs.csv and the removal): served, so removed
+        for k in {c.name for c in u.iterdir()} & fin: _drop_carried(P, t.name, budget, k)
     for j in pending(t, budget, jobs, P):
-        if j.kind != 'train': continue
+        if j.kind != 'train' or j.key in fin: continue
         r, c = P.run_dir(t.name, budget, j.key), carried_dir(P, t.name, budget, j.key)
         if _ckpt_epoch(r) > _ckpt_epoch(c): _copy_run(r, c)
         if e := _ckpt_epoch(c): out.append(dict(row=j.label, seed=j.seed, epoch=e, epochs=j.spec['train']['epochs'], key=j.key))

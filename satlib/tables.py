@@ -155,8 +155,8 @@ class SATReport:
         for dev, g in compute(self.t, self.budget, rows=self.labels + teach, root=self.root).groupby('device', sort=False):
             out.append(f"On {dev}: " + ', '.join(f"{x.what}: {x.n} ({x.hours:.2f} worker-hours)" for x in g.itertuples()) + '.')
         acc = R.drop_duplicates('label').set_index('label').final_test_acc
-        if teach: out.append("Teachers (test accuracy at the end of training, float32 weights; the tables evaluate the zoo's float16 copy, "
-                          "which can flip a few borderline images): " + ', '.join(f"{l} {100 * acc[l]:.1f} %" for l in teach if l in acc.index) + '.')
+        if teach: out.append("Teachers (test accuracy at the end of training, float32 weights, whole test split; the tables evaluate "
+                          "the zoo's float16 copy on their own test images, so they can differ a little): " + ', '.join(f"{l} {100 * acc[l]:.1f} %" for l in teach if l in acc.index) + '.')
         return '\n'.join(out)
     def budgets(self) -> str:
         "Every budget of the table but CI's `tiny`, a line each: what the committed numbers ran at, and what the larger budgets run when given the hours (`gpu`: when a GPU is lent)."

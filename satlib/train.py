@@ -166,10 +166,8 @@ def _plain(v) -> bool:
     if isinstance(v, (list, tuple)): return all(_plain(x) for x in v)
     return isinstance(v, dict) and all(isinstance(k, str) and _plain(x) for k, x in v.items())
 
-def _canon(v): return json.loads(json.dumps(v, sort_keys=True))
-
 def same_setting(a, b) -> bool:
-    "Whether two values of a run setting are the same: equal, or one file reached from two checkouts (absolute paths whose last four parts agree, as `zoo/TABLE/BUDGET/FILE` or `TABLE/BUDGET/stores/KEY.pt`)."
+    "Whether two values of a run setting are the same: equal, or one table file reached from two checkouts (absolute paths whose last four parts agree and are `zoo/TABLE/BUDGET/FILE` or `TABLE/BUDGET/stores/KEY.pt`)."
     c = lambda v: json.loads(json.dumps(v, sort_keys=True, default=str))
     a, b = c(a), c(b)
     if a == b: return True
@@ -177,7 +175,8 @@ def same_setting(a, b) -> bool:
     if isinstance(a, list) and isinstance(b, list): return len(a) == len(b) and all(map(same_setting, a, b))
     if not (isinstance(a, str) and isinstance(b, str)): return False
     pa, pb = Path(a), Path(b)
-    return pa.is_absolute() and pb.is_absolute() and len(pa.parts) > 4 and len(pb.parts) > 4 and pa.parts[-4:] == pb.parts[-4:]
+    return (pa.is_absolute() and pb.is_absolute() and len(pa.parts) > 4 and len(pb.parts) > 4 and pa.parts[-4:] == pb.parts[-4:]
+            and (pa.parts[-4] == 'zoo' or pa.parts[-2] == 'stores'))   # the table runner's files only: their names are their configurations
 
 def resume_changes(st:dict, cfg:TrainConfig, method:Method) -> dict:
     "What would change if checkpoint `st` were resumed with `cfg` and `method`: `{setting: (checkpoint's, now)}`; empty when it may be."
