@@ -169,5 +169,6 @@ def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None
         verdict = 'one seed: no interval' if n < 2 else (f'{a} better' if m - h > 0 else f'{b} better' if m + h < 0 else 'no clear difference')
         rows.append(dict(col=col, **{a: w.loc[col, a].mean(), b: w.loc[col, b].mean()}, diff=m, ci_low=m - h, ci_high=m + h,
                          seeds=n, verdict=verdict))
-    out = pd.DataFrame(rows).set_index('col')
-    return out.loc[_ordered(out.index)]
+    out = pd.DataFrame(rows).set_index('col'); out = out.loc[_ordered(out.index)]
+    out.attrs['by_seed'] = {c: {int(s): float(v) for (_, s), v in g.items()} for c, g in diff.groupby(level='col', sort=False)}   # {col: {seed: difference}}
+    return out

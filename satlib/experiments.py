@@ -960,9 +960,9 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
 def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats row b
            name:str='pgd', attack:str='pgd', steps:int|None=5, col='2/255', # a column, or a list of columns
            root=None, df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
-    "Each claim 'a beats b' at each column: paired difference over seeds, 95 % CI, and a verdict."
+    "Each claim 'a beats b' at each column: paired difference over seeds, 95 % CI, and a verdict; `.attrs['by_seed']`: each claim's difference at each seed (what `pool` averages)."
     t = tables[t] if isinstance(t, str) else t
-    df, rows = (results(t, budget, name, root) if df is None else df), []
+    df, rows, by_seed = (results(t, budget, name, root) if df is None else df), [], {}
     for a, b in pairs:
         c = compare(df, a, b, attack, steps)
         for cl in ([col] if isinstance(col, str) else col):
@@ -972,19 +972,23 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
                  else 'undecided at this budget')
             rows.append(dict(claim=f"{a} > {b}", column=cl, a=r[a], b=r[b], diff=r['diff'], ci_low=r.ci_low, ci_high=r.ci_high,
                              seeds=int(r.seeds), verdict=v))
+            by_seed[(f"{a} > {b}", cl) if not isinstance(col, str) else f"{a} > {b}"] = c.attrs['by_seed'].get(cl, {})
     cols = ['claim', 'column', 'a', 'b', 'diff', 'ci_low', 'ci_high', 'seeds', 'verdict']   # (no pair: an empty table, not an error)
-    return pd.DataFrame(rows, columns=cols).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
+    out = pd.DataFrame(rows, columns=cols).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
+    out.attrs['by_seed'] = by_seed   # {row of the table: {seed: difference}} (a dict: pd.concat compares attrs)
+    return out
 
 def claim_line(claim:str, r, col:str|None=None,
                unit:str='points') -> str: # the difference's unit ('': none, e.g. a ratio)
     "One sentence for one row `r` of `claims` (or `pool`): the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
-    if r.get('pairs', 0) > 1: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f} over {r['pairs']} pairs"   # a `pool` row
-    else: ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed, no interval"
+    ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed"
+    if r.get('pairs', 0) > 1: ci += f", mean over {r['pairs']} pairs"   # a `pool` row
+    if r.seeds < 2: ci += ", no interval"
     check(unit in ('points', ''), f"claim_line: unit must be 'points' or '' (read_claim_lines reads those), got {unit!r}")
     return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f}{' ' + unit if unit else ''} ({ci}): {r.verdict}."
 
 _CLAIM = re.compile(r"^- (?P<claim>.*): (?P<diff>[+-]\d+\.\d+)(?: points)? \((?:95 % CI (?P<ci_low>[+-]\d+\.\d+) to (?P<ci_high>[+-]\d+\.\d+)"
-                    r"(?:, (?P<seeds>\d+) seeds| over (?P<pairs>\d+) pairs)|(?P<one>1) seed, no interval)\): (?P<verdict>[^.]+)\.")
+                    r", (?P<seeds>\d+) seeds|(?P<one>1) seed)(?:, mean over (?P<pairs>\d+) pairs)?(?(one), no interval)\): (?P<verdict>[^.]+)\.")
 
 def read_claim_lines(text:str) -> pd.DataFrame:
     "The claims in `text` written by `claim_line` (one per line, in order): claim, diff, ci_low, ci_high, seeds, pairs, verdict."
@@ -1224,15 +1228,25 @@ def paper_claims(t, budget:str, pairs, # [(a, b), ...]: rows the paper ranks, in
             if (o := _paper_order(t, a, b, k, paper)) is None: continue
             (hi, ph), (lo, pl) = o
             out.append(claims(t, budget, [(hi, lo)], root=root, df=df, col=[c], **kw).assign(paper=f"{ph:.2f} > {pl:.2f}"))
-    return pd.concat(out) if out else claims(t, budget, [], root=root, df=df, col=list(cols), **kw).assign(paper=pd.Series(dtype=str))
+    if not out: return claims(t, budget, [], root=root, df=df, col=list(cols), **kw).assign(paper=pd.Series(dtype=str))
+    C = pd.concat(out); C.attrs['by_seed'] = {k: v for o in out for k, v in o.attrs['by_seed'].items()}   # (concat keeps attrs only when all agree)
+    return C
 
 # %% ../nbs/22_experiments.ipynb #73260494
 def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
-    "One claim from several rows of `claims` (at column `col` when it has several): mean difference over the pairs, t interval, verdict."
-    if isinstance(C.index, pd.MultiIndex): C = C.xs(col, level='column') if col is not None else C
-    d = C['diff'].dropna(); n, (m, h) = len(d), mean_ci(d)
-    v = ('undecided: one pair' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
-    return pd.DataFrame([dict(claim=claim, diff=m, ci_low=m - h, ci_high=m + h, seeds=int(C.seeds.min()) if n else 0, pairs=n, verdict=v)]).set_index('claim')
+    "One claim from several rows of `claims` (at column `col` when it has several): per seed the mean of the pairs' differences, over the seeds every pair has; their mean, t interval over those seeds, verdict."
+    B, keys = C.attrs.get('by_seed'), list(dict.fromkeys(C.index))
+    check(isinstance(B, dict) and all(k in B for k in keys),
+          "pool needs a table as `claims` returns it (its per-seed differences, .attrs['by_seed']); pool a claims table or rows of one, not a table built by hand or joined with pd.concat")
+    if C.index.nlevels > 1:
+        cs = list(dict.fromkeys(C.index.get_level_values('column')))
+        check(col in cs if col is not None else len(cs) < 2, f"pool: say which column (col=) of the claims' {cs}" + (f"; got {col!r}" if col is not None else ''))
+        keys = [k for k in keys if k[1] == (cs[0] if col is None else col)]
+    S = pd.DataFrame([B[k] for k in keys if B[k]]); n, common = len(S), S.dropna(axis=1, how='any')   # pairs x seeds (only the rows of `C`)
+    check(n > 0 and common.shape[1] > 0, f"pool {claim!r}: {'no pair has a result' if n == 0 else 'the pairs have no seed in common'}; run the missing seeds or pool fewer pairs")
+    per_seed = common.mean(0); k, (m, h) = len(per_seed), mean_ci(per_seed)
+    v = ('undecided: one seed' if k < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
+    return pd.DataFrame([dict(claim=claim, diff=m, ci_low=m - h, ci_high=m + h, seeds=k, pairs=n, verdict=v)]).set_index('claim')
 
 # %% ../nbs/22_experiments.ipynb #f8e03b52
 def rank_trend(x, y, alternative:str='two-sided'):
