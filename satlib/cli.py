@@ -16,7 +16,7 @@ from .train import methods, TrainConfig, load_run
 from .evaluate import AttackSpec, CLEAN
 from .runs import train_run, eval_run, saliency_run, plot_run   # imports every training method, so `--method NAME` knows them all
 from .experiments import tables, run_table, plan, status, table_progress, drop_stale, carry_runs, carried_dir, LocalExecutor, SubmititExecutor
-from .zoo import TablePaths
+from .zoo import TablePaths, repo_root
 from .tables import table_list, demo
 
 # %% auto #0
@@ -44,8 +44,11 @@ def parse_kv(items:list[str]|None, what:str='--arg') -> dict:
 # %% ../nbs/24_cli.ipynb #4d73f42b
 _UNCOMMITTED = ('gpu', 'paper')   # the budgets whose zoo (models and carried runs) the repository does not commit: see .gitignore
 
-def _carry_note(budget:str) -> str:
-    "How the runs `satlib table --carry` left in the zoo reach another machine at `budget`."
+def _carry_note(budget:str, where=None) -> str: # `where`: the folder they are in (None: the repository's zoo)
+    "How the runs `satlib table --carry` left in `where` reach another machine at `budget`."
+    rr = repo_root()
+    if where is not None and (rr is None or not Path(where).resolve().is_relative_to(rr.resolve() / 'zoo')):
+        return "that folder is not in this repository's zoo, so copy it to the same place on the other machine (the same --root), where the table resumes them"
     return ("commit it, and the table resumes them on another machine" if budget not in _UNCOMMITTED else
             f"the repository does not commit the {budget} budget's zoo (.gitignore: its models are large), so copy that "
             "folder to the same place in the other machine's checkout, where the table resumes them")
@@ -277,7 +280,7 @@ def _run(a):
             return
         def carry():
             c = carry_runs(t, a.budget, a.root, a.rows, a.seeds); where = carried_dir(TablePaths(a.root), t.name, a.budget, '')
-            print(f"{len(c)} unfinished run(s) of {t.name} ({a.budget}) carried in {where}" + (f": {_carry_note(a.budget)}\n" + c.to_string(index=False) if len(c) else ''))
+            print(f"{len(c)} unfinished run(s) of {t.name} ({a.budget}) carried in {where}" + (f": {_carry_note(a.budget, where)}\n" + c.to_string(index=False) if len(c) else ''))
         if a.carry and a.stop_after is None: carry(); return
         if a.drop_stale:
             d = drop_stale(t, a.budget, a.root)
@@ -287,7 +290,7 @@ def _run(a):
         check(a.threads is None or a.threads >= 1, f"--threads takes a number of CPU threads >= 1, got {a.threads}")
         plan(t, a.budget, a.rows, a.seeds, evals=a.evals)   # unknown rows, seeds or evaluations: refused here, before an executor or --carry writes
         ex = None   # a refused command writes nothing: every check before the executor (submitit makes its folder)
-        if a.executor.startswith('submitit') or a.executor == 'slurm':
+        if a.executor in ('submitit-local', 'slurm'):
             ex = SubmititExecutor(TablePaths(a.root).runs / 'submitit', 'local' if a.executor == 'submitit-local' else 'slurm', a.workers)
         else: check(a.executor == 'local', f"unknown executor {a.executor!r}; choose local, submitit-local or slurm")
         try:
