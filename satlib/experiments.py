@@ -29,10 +29,10 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'eval_perturbation_focus', 'folder_lock', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor',
            'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending',
            'run_table', 'carried_dir', 'carry_runs', 'status', 'table_progress', 'results', 'runs', 'logs',
-           'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe', 'budget_line',
-           'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns',
-           'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'paper_order', 'paper_claims', 'pool',
-           'rank_trend']
+           'paper_comparison', 'paired', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe',
+           'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form',
+           'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'paper_order',
+           'paper_claims', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -957,6 +957,13 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
     out['seeds'] = [int(seeds.get(l, 0)) for l in labels]
     return out
 
+def paired(d) -> dict:
+    "Paired differences `d` (one per seed; a list, Series or {seed: difference}): mean, 95 % t interval, seeds, and the verdict: reproduced when the interval lies above 0, reversed below, undecided otherwise or with one seed."
+    d = np.asarray(list(d.values()) if isinstance(d, dict) else d, float).ravel(); d = d[~np.isnan(d)]
+    n, (m, h) = len(d), mean_ci(d)
+    v = 'undecided: one seed' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget'
+    return dict(diff=m, ci_low=m - h, ci_high=m + h, seeds=n, verdict=v)
+
 def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats row b
            name:str='pgd', attack:str='pgd', steps:int|None=5, col='2/255', # a column, or a list of columns
            root=None, df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
@@ -967,12 +974,8 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
         c = compare(df, a, b, attack, steps)
         for cl in ([col] if isinstance(col, str) else col):
             check(cl in c.index, f"column {cl!r} not in the results; have {list(c.index)}")
-            r = c.loc[cl]
-            v = ('undecided: one seed' if r.seeds < 2 else 'reproduced' if r.ci_low > 0 else 'reversed' if r.ci_high < 0
-                 else 'undecided at this budget')
-            rows.append(dict(claim=f"{a} > {b}", column=cl, a=r[a], b=r[b], diff=r['diff'], ci_low=r.ci_low, ci_high=r.ci_high,
-                             seeds=int(r.seeds), verdict=v))
-            by_seed[(f"{a} > {b}", cl) if not isinstance(col, str) else f"{a} > {b}"] = c.attrs['by_seed'].get(cl, {})
+            d = by_seed[(f"{a} > {b}", cl) if not isinstance(col, str) else f"{a} > {b}"] = c.attrs['by_seed'].get(cl, {})
+            rows.append(dict(claim=f"{a} > {b}", column=cl, a=c.loc[cl, a], b=c.loc[cl, b], **paired(d)))
     cols = ['claim', 'column', 'a', 'b', 'diff', 'ci_low', 'ci_high', 'seeds', 'verdict']   # (no pair: an empty table, not an error)
     out = pd.DataFrame(rows, columns=cols).set_index(['claim', 'column'] if not isinstance(col, str) else 'claim')
     out.attrs['by_seed'] = by_seed   # {row of the table: {seed: difference}} (a dict: pd.concat compares attrs)
@@ -1244,9 +1247,7 @@ def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
         keys = [k for k in keys if k[1] == (cs[0] if col is None else col)]
     S = pd.DataFrame([B[k] for k in keys if B[k]]); n, common = len(S), S.dropna(axis=1, how='any')   # pairs x seeds (only the rows of `C`)
     check(n > 0 and common.shape[1] > 0, f"pool {claim!r}: {'no pair has a result' if n == 0 else 'the pairs have no seed in common'}; run the missing seeds or pool fewer pairs")
-    per_seed = common.mean(0); k, (m, h) = len(per_seed), mean_ci(per_seed)
-    v = ('undecided: one seed' if k < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
-    return pd.DataFrame([dict(claim=claim, diff=m, ci_low=m - h, ci_high=m + h, seeds=k, pairs=n, verdict=v)]).set_index('claim')
+    return pd.DataFrame([dict(claim=claim, **paired(common.mean(0)), pairs=n)]).set_index('claim')
 
 # %% ../nbs/22_experiments.ipynb #f8e03b52
 def rank_trend(x, y, alternative:str='two-sided'):
