@@ -1247,7 +1247,8 @@ def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
         keys = [k for k in keys if k[1] == (cs[0] if col is None else col)]
     S = pd.DataFrame([B[k] for k in keys if B[k]]); n, common = len(S), S.dropna(axis=1, how='any')   # pairs x seeds (only the rows of `C`)
     check(n > 0 and common.shape[1] > 0, f"pool {claim!r}: {'no pair has a result' if n == 0 else 'the pairs have no seed in common'}; run the missing seeds or pool fewer pairs")
-    return pd.DataFrame([dict(claim=claim, **paired(common.mean(0)), pairs=n)]).set_index('claim')
+    P = pd.DataFrame([dict(claim=claim, **paired(common.mean(0)), pairs=n)])
+    return P[['claim', 'diff', 'ci_low', 'ci_high', 'seeds', 'pairs', 'verdict']].set_index('claim')
 
 # %% ../nbs/22_experiments.ipynb #f8e03b52
 def rank_trend(x, y, alternative:str='two-sided'):
