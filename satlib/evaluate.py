@@ -163,6 +163,7 @@ def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None
     for m in (a, b): check(m in set(d.method), f"method {m!r} not in the results; have {sorted(set(df.method))}")
     w = d[d.method.isin([a, b])].pivot_table(index=['col', 'seed'], columns='method', values='accuracy')
     w = w.dropna(); diff = (w[a] - w[b]).rename('diff')
+    check(len(w), f"methods {a!r} and {b!r} have no seed with results in common; run the missing seeds")
     rows = []
     for col, g in diff.groupby(level='col', sort=False):
         n, (m, h) = len(g), mean_ci(g)

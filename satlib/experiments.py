@@ -960,6 +960,7 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
 def paired(d) -> dict:
     "Paired differences `d` (one per seed; a list, Series or {seed: difference}): mean, 95 % t interval, seeds, and the verdict: reproduced when the interval lies above 0, reversed below, undecided otherwise or with one seed."
     d = np.asarray(list(d.values()) if isinstance(d, dict) else d, float).ravel(); d = d[~np.isnan(d)]
+    check(len(d) > 0, "paired: no paired difference to score (none given, or all missing)")
     n, (m, h) = len(d), mean_ci(d)
     v = 'undecided: one seed' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget'
     return dict(diff=m, ci_low=m - h, ci_high=m + h, seeds=n, verdict=v)
@@ -984,7 +985,8 @@ def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats r
 def claim_line(claim:str, r, col:str|None=None,
                unit:str='points') -> str: # the difference's unit ('': none, e.g. a ratio)
     "One sentence for one row `r` of `claims` (or `pool`): the paired difference, its 95 % interval ('1 seed, no interval' for one seed), the verdict."
-    ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {r.seeds} seeds" if r.seeds > 1 else "1 seed"
+    check(r.seeds >= 1 and np.isfinite(r['diff']), f"claim_line {claim!r}: no seed behind it (seeds {r.seeds}, difference {r['diff']})")
+    ci = f"95 % CI {r.ci_low:+.2f} to {r.ci_high:+.2f}, {int(r.seeds)} seeds" if r.seeds > 1 else "1 seed"
     if r.get('pairs', 0) > 1: ci += f", mean over {r['pairs']} pairs"   # a `pool` row
     if r.seeds < 2: ci += ", no interval"
     check(unit in ('points', ''), f"claim_line: unit must be 'points' or '' (read_claim_lines reads those), got {unit!r}")
@@ -1238,14 +1240,14 @@ def paper_claims(t, budget:str, pairs, # [(a, b), ...]: rows the paper ranks, in
 # %% ../nbs/22_experiments.ipynb #73260494
 def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
     "One claim from several rows of `claims` (at column `col` when it has several): per seed the mean of the pairs' differences, over the seeds every pair has; their mean, t interval over those seeds, verdict."
-    B, keys = C.attrs.get('by_seed'), list(dict.fromkeys(C.index))
-    check(isinstance(B, dict) and all(k in B for k in keys),
-          "pool needs a table as `claims` returns it (its per-seed differences, .attrs['by_seed']); pool a claims table or rows of one, not a table built by hand or joined with pd.concat")
-    if C.index.nlevels > 1:
-        cs = list(dict.fromkeys(C.index.get_level_values('column')))
-        check(col in cs if col is not None else len(cs) < 2, f"pool: say which column (col=) of the claims' {cs}" + (f"; got {col!r}" if col is not None else ''))
-        keys = [k for k in keys if k[1] == (cs[0] if col is None else col)]
-    S = pd.DataFrame([B[k] for k in keys if B[k]]); n, common = len(S), S.dropna(axis=1, how='any')   # pairs x seeds (only the rows of `C`)
+    B = C.attrs.get('by_seed')
+    cs = list(dict.fromkeys(C.index.get_level_values('column') if C.index.nlevels > 1 else C.get('column', pd.Series(dtype=str))))
+    check(col in cs if col is not None else len(cs) < 2, f"pool: say which column (col=) of the claims' {cs}" + (f"; got {col!r}" if col is not None else ''))
+    R = C[(C.index.get_level_values('column') if C.index.nlevels > 1 else C['column']) == (cs[0] if col is None else col)] if cs else C
+    ok = lambda k, r: isinstance(B, dict) and bool(d := B.get(k)) and len(d) == r.seeds and np.isclose(np.mean(list(d.values())), r['diff'])
+    check(all(ok(k, r) for k, r in R.iterrows()), "pool needs a table as `claims` returns it, its per-seed differences (.attrs['by_seed']) matching its rows: "
+          "pool a claims table or rows of one (not renamed, edited, cut with xs, built by hand or joined with pd.concat)")
+    S = pd.DataFrame([B[k] for k in dict.fromkeys(R.index)]); n, common = len(S), S.dropna(axis=1, how='any')   # pairs x seeds (only the rows of `C`)
     check(n > 0 and common.shape[1] > 0, f"pool {claim!r}: {'no pair has a result' if n == 0 else 'the pairs have no seed in common'}; run the missing seeds or pool fewer pairs")
     P = pd.DataFrame([dict(claim=claim, **paired(common.mean(0)), pairs=n)])
     return P[['claim', 'diff', 'ci_low', 'ci_high', 'seeds', 'pairs', 'verdict']].set_index('claim')
