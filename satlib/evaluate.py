@@ -17,7 +17,7 @@ from .attacks import attacks
 
 # %% auto #0
 __all__ = ['CLEAN', 'RESULT_COLUMNS', 'ID_COLUMNS', 'AttackSpec', 'pgd_grid', 'evaluate', 'save_results', 'load_results',
-           'plot_accuracy_vs_eps', 'mean_ci', 'ci_text', 'paper_table', 'compare']
+           'plot_accuracy_vs_eps', 'mean_ci', 'ci_text', 'paper_table', 'paired', 'compare']
 
 # %% ../nbs/08_evaluate.ipynb #62d1e548
 @dataclass
@@ -157,6 +157,14 @@ def _ordered(cols) -> list:
             + [c for c in cols if c != 'clean' and _num(c) is None])
 
 # %% ../nbs/08_evaluate.ipynb #7beeadcc
+def paired(d) -> dict:
+    "Paired differences `d` (one per seed; a list, Series or {seed: difference}): mean, 95 % t interval, seeds, and the verdict: reproduced when the interval lies above 0, reversed below, undecided otherwise or with one seed."
+    d = np.asarray(list(d.values()) if isinstance(d, dict) else d, float).ravel(); d = d[~np.isnan(d)]
+    check(len(d) > 0, "paired: no paired difference to score (none given, or all missing)")
+    n, (m, h) = len(d), mean_ci(d)
+    v = 'undecided: one seed' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget'
+    return dict(diff=m, ci_low=m - h, ci_high=m + h, seeds=n, verdict=v)
+
 def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None) -> pd.DataFrame:
     "Paired-by-seed accuracy difference `a - b` per column (clean, each eps): mean, 95% CI, verdict."
     d = _columns(df, attack, steps)
@@ -166,10 +174,9 @@ def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None
     check(len(w), f"methods {a!r} and {b!r} have no seed with results in common; run the missing seeds")
     rows = []
     for col, g in diff.groupby(level='col', sort=False):
-        n, (m, h) = len(g), mean_ci(g)
-        verdict = 'one seed: no interval' if n < 2 else (f'{a} better' if m - h > 0 else f'{b} better' if m + h < 0 else 'no clear difference')
-        rows.append(dict(col=col, **{a: w.loc[col, a].mean(), b: w.loc[col, b].mean()}, diff=m, ci_low=m - h, ci_high=m + h,
-                         seeds=n, verdict=verdict))
+        p = paired(g)   # (the one rule; its words here name the better method)
+        verdict = {'reproduced': f'{a} better', 'reversed': f'{b} better', 'undecided: one seed': 'one seed: no interval'}.get(p['verdict'], 'no clear difference')
+        rows.append(dict(col=col, **{a: w.loc[col, a].mean(), b: w.loc[col, b].mean()}, **{k: p[k] for k in ('diff', 'ci_low', 'ci_high', 'seeds')}, verdict=verdict))
     out = pd.DataFrame(rows).set_index('col'); out = out.loc[_ordered(out.index)]
     out.attrs['by_seed'] = {c: {int(s): float(v) for (_, s), v in g.items()} for c, g in diff.groupby(level='col', sort=False)}   # {col: {seed: difference}}
     return out

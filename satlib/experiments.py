@@ -17,7 +17,7 @@ from .core import progress as progress_bar
 from .data import TensorData, as_data, make_loader, has_data
 from .datasets import get_data
 from .train import TrainConfig, load_run, save_model, build_model, methods, fit, load_checkpoint, Stopped
-from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, _ordered, load_results
+from .evaluate import AttackSpec, CLEAN, evaluate, paper_table, compare, mean_ci, paired, _ordered, load_results
 from .runs import train_run
 from .store import build_store, weights_hash
 from .zoo import TablePaths, slug
@@ -29,10 +29,10 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'eval_perturbation_focus', 'folder_lock', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor',
            'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending',
            'run_table', 'carried_dir', 'carry_runs', 'status', 'table_progress', 'results', 'runs', 'logs',
-           'paper_comparison', 'paired', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe',
-           'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form',
-           'claim_columns', 'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'paper_order',
-           'paper_claims', 'pool', 'rank_trend']
+           'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe', 'budget_line',
+           'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns',
+           'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'paper_order', 'paper_claims', 'pool',
+           'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -957,14 +957,6 @@ def paper_comparison(t, budget:str, name:str='pgd', attack:str='pgd', steps:int|
     out['seeds'] = [int(seeds.get(l, 0)) for l in labels]
     return out
 
-def paired(d) -> dict:
-    "Paired differences `d` (one per seed; a list, Series or {seed: difference}): mean, 95 % t interval, seeds, and the verdict: reproduced when the interval lies above 0, reversed below, undecided otherwise or with one seed."
-    d = np.asarray(list(d.values()) if isinstance(d, dict) else d, float).ravel(); d = d[~np.isnan(d)]
-    check(len(d) > 0, "paired: no paired difference to score (none given, or all missing)")
-    n, (m, h) = len(d), mean_ci(d)
-    v = 'undecided: one seed' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget'
-    return dict(diff=m, ci_low=m - h, ci_high=m + h, seeds=n, verdict=v)
-
 def claims(t, budget:str, pairs, # [(a, b), ...]: the paper claims row a beats row b
            name:str='pgd', attack:str='pgd', steps:int|None=5, col='2/255', # a column, or a list of columns
            root=None, df:pd.DataFrame|None=None) -> pd.DataFrame: # results to use instead of reading them
@@ -993,7 +985,7 @@ def claim_line(claim:str, r, col:str|None=None,
     return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f}{' ' + unit if unit else ''} ({ci}): {r.verdict}."
 
 _CLAIM = re.compile(r"^- (?P<claim>.*): (?P<diff>[+-]\d+\.\d+)(?: points)? \((?:95 % CI (?P<ci_low>[+-]\d+\.\d+) to (?P<ci_high>[+-]\d+\.\d+)"
-                    r", (?P<seeds>\d+) seeds|(?P<one>1) seed)(?:, mean over (?P<pairs>\d+) pairs)?(?(one), no interval)\): (?P<verdict>[^.]+)\.")
+                    r", (?P<seeds>\d+) seeds|(?P<one>1) seed)(?:, mean over (?P<pairs>\d+) pairs)?(?(one), no interval)\): (?P<verdict>.+?)\.(?:\s|$)")
 
 def read_claim_lines(text:str) -> pd.DataFrame:
     "The claims in `text` written by `claim_line` (one per line, in order): claim, diff, ci_low, ci_high, seeds, pairs, verdict."
