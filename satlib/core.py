@@ -14,8 +14,8 @@ from torch.nn import functional as F
 
 # %% auto #0
 __all__ = ['SatlibError', 'check', 'Registry', 'check_eps', 'parse_eps', 'check_images', 'set_seed', 'default_device', 'rng',
-           'check_device', 'keep_freed_memory', 'kill_point', 'atomic_write', 'check_writable', 'atomic_torch_save',
-           'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'twice_differentiable_convs',
+           'derangement', 'check_device', 'keep_freed_memory', 'kill_point', 'atomic_write', 'check_writable',
+           'atomic_torch_save', 'append_jsonl', 'read_jsonl', 'preserved', 'fast_layout', 'twice_differentiable_convs',
            'pytorch_double_backward', 'input_grad', 'logit_of', 'loss_of', 'Normalize', 'file_hash', 'device_name',
            'code_version', 'progress_enabled', 'progress_setting', 'progress', 'say']
 
@@ -92,6 +92,15 @@ def rng(seed:int, *keys:int, device='cpu') -> torch.Generator:
     "A `torch.Generator` seeded from `seed` and any further integer `keys` (epoch, rank, ...)."
     h = hashlib.sha256(repr((int(seed),) + tuple(int(k) for k in keys)).encode()).digest()
     return torch.Generator(device=device).manual_seed(int.from_bytes(h[:8], 'little') & (2**63 - 1))
+
+# %% ../nbs/00_core.ipynb #37f186cf
+def derangement(n:int, generator:torch.Generator|None=None, device=None,
+                inverse:bool=False) -> Tensor: # True: the same cycle walked the other way (the permutation's inverse)
+    "A uniformly random cyclic relabelling of `range(n)` (`n >= 2`): a permutation without fixed points."
+    check(n >= 2, f"a permutation without fixed points needs at least 2 elements, got {n}")
+    p = torch.randperm(n, generator=generator, device=device)
+    out = torch.empty_like(p); out[p] = p.roll(1 if inverse else -1)
+    return out
 
 # %% ../nbs/00_core.ipynb #78fc7e96
 def check_device(device=None) -> torch.device:

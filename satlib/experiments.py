@@ -339,7 +339,7 @@ def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict|None
                    eps=(8/255,), shuffle:bool=True, batch_size:int=256) -> pd.DataFrame:
     "SAT's perturbation as an attack: `clip(x - eps * s)`, `s` a map of each test image made as a `Maps` makes the training maps: a teacher's (`maps`: {name: Maps}; the runner passes the teachers' models) or the attacked model's own (`own`: {name: {method, args, encoding, threshold}}, attack 'map own NAME'); with `shuffle`, another image's map beside it."
     from satlib.store import SaliencyStore
-    from satlib.sat_teachers import derangement   # (and the `saliency_shift` attack)
+    import satlib.sat_teachers   # (the `saliency_shift` attack)
     maps, own, teachers = maps or {}, own or {}, teachers or {}
     check(set(maps) == set(teachers), f"map_shift: maps {sorted(maps)} and teachers {sorted(teachers)} differ; declare the maps in the Eval's params")
     check(maps or own, "map_shift: nothing to attack along; give `maps` (teachers' maps) or `own` (the attacked model's maps)")
@@ -352,7 +352,7 @@ def eval_map_shift(model, data:TensorData, meta:dict, device, teachers:dict|None
         st = build_store(net, data, m['method'], batch_size=batch_size, encoding=m['encoding'], threshold=m['threshold'],
                          device=device, progress=False, **dict(m['args']))
         srcs = {name: st}
-        if shuffle: srcs[f"{name}, another image's"] = SaliencyStore(st.data[derangement(len(st), generator=rng(0))], st.meta)
+        if shuffle: srcs[f"{name}, another image's"] = SaliencyStore(st.data[derangement(len(st), rng(0), inverse=True)], st.meta)
         for what, src in srcs.items():
             specs = [AttackSpec('saliency_shift', float(e), kwargs=dict(data=data, source=src)) for e in eps]
             out.append(evaluate(model, data, specs, batch_size, device, meta)[0].assign(attack=f"map {what}", maps=name))

@@ -10,7 +10,6 @@ from torch import nn, Tensor
 from .core import *
 from .data import TensorData, DeviceLoader
 from .saliency import saliency, gaussian_blur, cam_to_box, mask_to_box, box_to_mask
-from .metrics import derangement
 
 # %% auto #0
 __all__ = ['WSOL_BASELINES', 'box_iou', 'wsol_heatmap', 'fit_box', 'seg_mask', 'mask_iou', 'wsol_scores', 'baseline_heatmaps',

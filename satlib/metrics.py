@@ -17,8 +17,7 @@ from .evaluate import AttackSpec
 
 # %% auto #0
 __all__ = ['pixel_features', 'topk_intersection', 'kendall_tau', 'alignment', 'image_gradient_alignment', 'attribution_features',
-           'AttributionAttack', 'IFIA', 'derangement', 'TargetedAttributionAttack', 'RandomSignNoise',
-           'attribution_robustness']
+           'AttributionAttack', 'IFIA', 'TargetedAttributionAttack', 'RandomSignNoise', 'attribution_robustness']
 
 # %% ../nbs/11_metrics.ipynb #c1fc53a5
 def pixel_features(s:Tensor, # maps [B, C, H, W], or features [B, N] (returned as they are)
@@ -234,13 +233,6 @@ class IFIA(AttributionAttack):
         return self.run(x, y, dict(f0=f0, top=top))
 
 # %% ../nbs/11_metrics.ipynb #3cc860a9
-def derangement(n:int, generator:torch.Generator|None=None) -> Tensor:
-    "A random permutation of `range(n)` without fixed points (`n >= 2`)."
-    check(n >= 2, f"a permutation without fixed points needs at least 2 elements, got {n}")
-    p = torch.randperm(n, generator=generator)
-    out = torch.empty_like(p); out[p] = p.roll(-1)
-    return out
-
 @attacks.register('targeted_attribution')
 class TargetedAttributionAttack(AttributionAttack):
     "Targeted attribution attack (Dombrowski et al. 2019): map close to a target, output kept."

@@ -17,8 +17,8 @@ from .attacks import Attack, attacks, PGD, TradesKL
 from .trades import trades_loss
 
 # %% auto #0
-__all__ = ['GRANULARITIES', 'CONTROLS', 'MaskSaliency', 'saliency_source', 'is_indexed', 'coin', 'derangement', 'apply_control',
-           'SaliencySAT', 'StoreSAT', 'Untrained', 'PGDSAT', 'TRADESSAT', 'ImageIndex', 'SaliencyShift']
+__all__ = ['GRANULARITIES', 'CONTROLS', 'MaskSaliency', 'saliency_source', 'is_indexed', 'coin', 'apply_control', 'SaliencySAT',
+           'StoreSAT', 'Untrained', 'PGDSAT', 'TRADESSAT', 'ImageIndex', 'SaliencyShift']
 
 # %% ../nbs/16_sat_teachers.ipynb #30c9dd1c
 class MaskSaliency:
@@ -62,17 +62,11 @@ def coin(n:int, # examples in the batch
 # %% ../nbs/16_sat_teachers.ipynb #a6baf8bf
 CONTROLS = ('none', 'shuffle', 'flip')
 
-def derangement(n:int, device=None, generator=None) -> Tensor:
-    "A uniformly random cyclic relabelling of `n >= 2` items: a permutation with no fixed point."
-    p = torch.randperm(n, generator=generator, device=device)
-    out = torch.empty_like(p); out[p] = p.roll(1)
-    return out
-
 def apply_control(s:Tensor, control:str='none', generator=None) -> Tensor:
     "SAT controls: 'none' (s), 'shuffle' (another image's map), 'flip' (-s, i.e. x + eps0 * s)."
     check(control in CONTROLS, f"control must be one of {', '.join(CONTROLS)} (random signs only: alpha=1), got {control!r}")
     if control == 'flip': return -s
-    if control == 'shuffle' and len(s) > 1: return s[derangement(len(s), s.device, generator)]
+    if control == 'shuffle' and len(s) > 1: return s[derangement(len(s), generator, s.device, inverse=True)]
     return s
 
 # %% ../nbs/16_sat_teachers.ipynb #0ebe42d1

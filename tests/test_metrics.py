@@ -5,9 +5,9 @@ import warnings
 import numpy as np, pytest, torch, torchvision
 from torch import nn
 from scipy import stats
-from satlib.core import SatlibError
+from satlib.core import SatlibError, derangement
 from satlib.metrics import (topk_intersection, kendall_tau, alignment, image_gradient_alignment, attribution_features,
-                            IFIA, TargetedAttributionAttack, RandomSignNoise, derangement)
+                            IFIA, TargetedAttributionAttack, RandomSignNoise)
 
 
 # ---------------------------------------------------------------- Kendall's tau vs scipy
