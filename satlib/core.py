@@ -93,7 +93,7 @@ def rng(seed:int, *keys:int, device='cpu') -> torch.Generator:
     h = hashlib.sha256(repr((int(seed),) + tuple(int(k) for k in keys)).encode()).digest()
     return torch.Generator(device=device).manual_seed(int.from_bytes(h[:8], 'little') & (2**63 - 1))
 
-# %% ../nbs/00_core.ipynb #37f186cf
+# %% ../nbs/00_core.ipynb #6024114f
 def derangement(n:int, generator:torch.Generator|None=None, device=None,
                 inverse:bool=False) -> Tensor: # True: the same cycle walked the other way (the permutation's inverse)
     "A uniformly random cyclic relabelling of `range(n)` (`n >= 2`): a permutation without fixed points."
