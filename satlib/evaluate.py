@@ -172,11 +172,12 @@ def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None
     w = d[d.method.isin([a, b])].pivot_table(index=['col', 'seed'], columns='method', values='accuracy')
     w = w.dropna(); diff = (w[a] - w[b]).rename('diff')
     check(len(w), f"methods {a!r} and {b!r} have no seed with results in common; run the missing seeds")
-    rows = []
+    rows, by_seed = [], {}
     for col, g in diff.groupby(level='col', sort=False):
+        by_seed[col] = {int(s): float(v) for (_, s), v in g.items()}   # {col: {seed: difference}}
         p = paired(g)   # (the one rule; its words here name the better method)
         verdict = {'reproduced': f'{a} better', 'reversed': f'{b} better', 'undecided: one seed': 'one seed: no interval'}.get(p['verdict'], 'no clear difference')
         rows.append(dict(col=col, **{a: w.loc[col, a].mean(), b: w.loc[col, b].mean()}, **{k: p[k] for k in ('diff', 'ci_low', 'ci_high', 'seeds')}, verdict=verdict))
     out = pd.DataFrame(rows).set_index('col'); out = out.loc[_ordered(out.index)]
-    out.attrs['by_seed'] = {c: {int(s): float(v) for (_, s), v in g.items()} for c, g in diff.groupby(level='col', sort=False)}   # {col: {seed: difference}}
+    out.attrs['by_seed'] = by_seed
     return out
