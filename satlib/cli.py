@@ -269,6 +269,7 @@ def _run(a):
             print(list_text(table_list(a.root))); return
         t = tables[a.name]
         if a.status:
+            if a.evals: plan(t, a.budget, a.rows, a.seeds, evals=a.evals)   # an unknown evaluation is refused, not ignored
             p = table_progress(t, a.budget, a.root, a.rows, a.seeds)   # (an unknown row or seed is refused before anything prints)
             s = status(t, a.budget, a.root)
             print(f"{t.name} ({a.budget}): {s['runs_done']} of {s['runs']} runs and {s['cells_done']} of {s['cells']} evaluation cells done")
