@@ -275,9 +275,9 @@ def _run(a):
             print(f"{t.name} ({a.budget}): {s['runs_done']} of {s['runs']} runs and {s['cells_done']} of {s['cells']} evaluation cells done")
             print(p.to_string(index=False, na_rep='?', float_format='%.2f'))
             todo = p[(p.run != 'done') | (p.cells_done < p.cells)]; known = todo.hours_left.notna()
-            if len(todo) and not known.any(): print(f"left: {len(todo)} line(s) not done, at rates not known yet: no finished job of this table measured their method or evaluation")
+            if len(todo) and not known.any(): print(f"left: {len(todo)} line(s) not done, at rates not known yet: no job of this table has measured their method or evaluation")
             elif len(todo): print(f"left: about {todo.hours_left[known].sum():.1f} worker-hours" + ('' if known.all() else f" for {known.sum()} of the {len(todo)} lines not done; "
-                                "the others (?) have a method or evaluation no finished job of this table measured yet"))
+                                "the others (?) have a method or evaluation no job of this table has measured yet (a finished job, or a started run's log)"))
             return
         def carry():
             c = carry_runs(t, a.budget, a.root, a.rows, a.seeds); where = carried_dir(TablePaths(a.root), t.name, a.budget, '')

@@ -900,11 +900,26 @@ def status(t, budget:str, root=None) -> dict:
     d = lambda kind: sum(j.kind == kind and j.key not in todo for j in jobs)
     return dict(table=t.name, budget=budget, runs=n('train'), runs_done=d('train'), cells=n('eval'), cells_done=d('eval'))
 
+def _log_rates(paths:TablePaths, table:str, budget:str, jobs:list[Job]) -> dict:
+    "Seconds per `job_cost` unit of each training method of `jobs`, from the epochs their started or carried runs logged (the median epoch's seconds)."
+    out = {}
+    for j in (j for j in jobs if j.kind == 'train'):
+        for d in (paths.run_dir(table, budget, j.key), carried_dir(paths, table, budget, j.key)):
+            try: lines = (d / 'log.jsonl').read_text().splitlines()
+            except OSError: continue
+            s = []
+            for l in lines:
+                try: s.append(float(json.loads(l)['seconds']))
+                except (ValueError, KeyError, TypeError): pass   # (a half-written last line, or a line with no time)
+            if s: out.setdefault(j.spec['method'], []).append(float(np.median(s)) * j.spec['train']['epochs'] / max(job_cost(j), 1e-9)); break
+    return {m: float(np.median(v)) for m, v in out.items()}
+
 def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFrame:
-    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started or carried run reached, or to do), its evaluation cells done, and the worker-hours left for both at the rates this table's finished jobs measured (NaN where none has: a method or evaluation not run yet)."
+    "One line per row and seed of table `t` at `budget`: its run (done, the epoch a started or carried run reached, or to do), its evaluation cells done, and the worker-hours left for both at the rates this table's finished jobs measured (a method no run has finished yet: at the rate its started runs logged; NaN where no job has measured one)."
     t = tables[t] if isinstance(t, str) else t
     P = TablePaths(root); jobs = plan(t, budget, rows, seeds); todo = {j.key for j in pending(t, budget, jobs, P)}
     rate, d = method_rates(t, budget, P), P.result_dir(t.name, budget)
+    rate = {**_log_rates(P, t.name, budget, [j for j in jobs if j.key in todo and j.spec.get('method') not in rate]), **rate}
     cell_s = {n: float(c.drop_duplicates('cell').seconds.median()) for n in {j.spec['eval'] for j in jobs if j.kind == 'eval'}
               if len(c := _read(d / f"{n}.csv")) and 'seconds' in c}
     out = []
