@@ -51,7 +51,7 @@ def test_table_evals_option(tmp_path):
     assert lines[0][:2] == [TABLE, '(tiny):'] and lines[1][:5] == ['row', 'seed', 'run', 'cells_done', 'cells']
     assert [l[:5] for l in lines[2:4]] == [['Original', '0', 'done', '1', '2'], ['SAT', '0', 'to', 'do', '0']]
     assert len(lines) == 5 and r.stdout.splitlines()[-1] == ('left: 2 line(s) not done, at rates not known yet: '   # no SAT run and no AutoAttack cell has
-        'no finished job of this table measured their method or evaluation')                                              # finished: no sum of nothing
+        'no job of this table has measured their method or evaluation')                                                   # finished: no sum of nothing
     r = satlib_cmd('table', TABLE, '--budget', 'tiny', '--root', tmp_path, '--status', '--rows', 'SAT')
     assert r.stdout.splitlines()[-1].startswith('left: 1 line(s) not done, at rates not known yet')
 
