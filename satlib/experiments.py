@@ -31,8 +31,8 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'run_table', 'carried_dir', 'carry_runs', 'status', 'table_progress', 'results', 'runs', 'logs',
            'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe', 'budget_line',
            'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns',
-           'loss_rise', 'rise_line', 'time_rows', 'timing_table', 'compute', 'paper_order', 'paper_claims', 'pool',
-           'rank_trend']
+           'loss_rise', 'rise_line', 'at_chance', 'chance_note', 'time_rows', 'timing_table', 'compute', 'paper_order',
+           'paper_claims', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -1145,6 +1145,26 @@ def rise_line(r, what:str='training loss') -> str:
     "One line of a `loss_rise` row (`what`: the column's name in words)."
     return (f"{r.label} seed {r.seed}: {what} lowest at epoch {r.lowest_epoch} of {r.epochs} ({r.lowest:.3f}), {r.final:.3f} at the end: "
             + ('it rises' if r.rises else 'no late rise'))
+
+# %% ../nbs/22_experiments.ipynb #f8cf9bf4
+def at_chance(T:pd.DataFrame, # a `claim_columns` frame (accuracy in %)
+              classes:int, col:str='clean', margin:float=2.) -> pd.DataFrame:
+    "The models (method, seed) whose `col` accuracy is at most `margin` points above chance (100 / `classes`)."
+    check(isinstance(classes, int) and classes >= 2, f"at_chance: classes must be an int of at least 2, got {classes!r}")
+    if not len(T): return pd.DataFrame(columns=['method', 'seed', 'accuracy'])
+    check(col in set(T.col), f"at_chance: the frame has no {col!r} column; use one of {sorted(set(T.col))}")
+    A = T[(T.col == col) & (T.accuracy <= 100 / classes + margin)]
+    return A[['method', 'seed', 'accuracy']].reset_index(drop=True)
+
+def chance_note(C:pd.DataFrame, # `at_chance`'s frame
+                claim:str) -> str: # "A > B", as `claims` writes it
+    "The sentence for a claim about a model at chance: which of its seeds were ('' when neither side of `claim` was; a side 'M · what' is model M's)."
+    out = []
+    for m in dict.fromkeys(s.split(' · ')[0] for s in claim.split(' > ')):
+        s = sorted(C.seed[C.method == m].tolist())
+        if s: out.append(f"{m} is at chance (a collapsed model) on seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}")
+    return f" ({'; '.join(out)}.)" if out else ''
+
 
 # %% ../nbs/22_experiments.ipynb #d3311b5e
 def time_rows(t, budget:str, rows=None, reps:int=3, device='cpu', max_steps:int|None=None, seed:int=0) -> pd.DataFrame:
