@@ -158,11 +158,12 @@ def _ordered(cols) -> list:
 
 # %% ../nbs/08_evaluate.ipynb #7beeadcc
 def paired(d) -> dict:
-    "Paired differences `d` (one per seed; a list, Series or {seed: difference}): mean, 95 % t interval, seeds, and the verdict: reproduced when the interval lies above 0, reversed below, undecided otherwise or with one seed."
+    "Paired differences `d` (one per seed; a list, Series or {seed: difference}): mean, 95 % t interval, seeds, and the verdict: reproduced when the interval lies above 0, reversed below, undecided otherwise, with one seed, or when every seed's difference is the same (a zero-width interval says nothing about the spread)."
     d = np.asarray(list(d.values()) if isinstance(d, dict) else d, float).ravel(); d = d[~np.isnan(d)]
     check(len(d) > 0, "paired: no paired difference to score (none given, or all missing)")
     n, (m, h) = len(d), mean_ci(d)
-    v = 'undecided: one seed' if n < 2 else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget'
+    v = ('undecided: one seed' if n < 2 else 'undecided: no spread between seeds' if np.ptp(d) == 0
+         else 'reproduced' if m - h > 0 else 'reversed' if m + h < 0 else 'undecided at this budget')
     return dict(diff=m, ci_low=m - h, ci_high=m + h, seeds=n, verdict=v)
 
 def compare(df:pd.DataFrame, a:str, b:str, attack:str='pgd', steps:int|None=None) -> pd.DataFrame:
