@@ -1000,17 +1000,18 @@ def claim_line(claim:str, r, col:str|None=None,
     return f"- {claim}{f' at {col}' if col else ''}: {r['diff']:+.2f}{' ' + unit if unit else ''} ({ci}): {r.verdict}."
 
 _CLAIM = re.compile(r"^- (?P<claim>.*): (?P<diff>[+-]\d+\.\d+)(?: points)? \((?:95 % CI (?P<ci_low>[+-]\d+\.\d+) to (?P<ci_high>[+-]\d+\.\d+)"
-                    r", (?P<seeds>\d+) seeds|(?P<one>1) seed)(?:, mean over (?P<pairs>\d+) pairs)?(?(one), no interval)\): (?P<verdict>.+?)\.(?:\s|$)")
+                    r", (?P<seeds>\d+) seeds|(?P<one>1) seed)(?:, mean over (?P<pairs>\d+) pairs)?(?(one), no interval)\): (?P<verdict>.+?)\.(?:\s+(?P<note>.*?))?\s*$")
 
 def read_claim_lines(text:str) -> pd.DataFrame:
-    "The claims in `text` written by `claim_line` (one per line, in order): claim, diff, ci_low, ci_high, seeds, pairs, verdict."
+    "The claims in `text` written by `claim_line` (one per line, in order): claim, diff, ci_low, ci_high, seeds, pairs, verdict, and `note` (what follows the verdict on its line, '' if nothing)."
     rows = []
     for l in text.splitlines():
         if m := _CLAIM.match(l.strip()):
             d = m.groupdict()
             rows.append(dict(claim=d['claim'], diff=float(d['diff']), ci_low=float(d['ci_low'] or 'nan'), ci_high=float(d['ci_high'] or 'nan'),
-                             seeds=int(d['seeds'] or d['one'] or 0) or None, pairs=int(d['pairs']) if d['pairs'] else None, verdict=d['verdict']))
-    return pd.DataFrame(rows, columns=['claim', 'diff', 'ci_low', 'ci_high', 'seeds', 'pairs', 'verdict']).astype({'seeds': 'Int64', 'pairs': 'Int64'})
+                             seeds=int(d['seeds'] or d['one'] or 0) or None, pairs=int(d['pairs']) if d['pairs'] else None, verdict=d['verdict'],
+                         note=d['note'] or ''))
+    return pd.DataFrame(rows, columns=['claim', 'diff', 'ci_low', 'ci_high', 'seeds', 'pairs', 'verdict', 'note']).astype({'seeds': 'Int64', 'pairs': 'Int64'})
 
 def notebook_claims(path) -> pd.DataFrame:
     "Every claim line (`claim_line`) in the committed outputs of notebook `path`, each once, in order (what the reader of the notebook sees)."
