@@ -1147,7 +1147,7 @@ def rise_line(r, what:str='training loss') -> str:
     return (f"{r.label} seed {r.seed}: {what} lowest at epoch {r.lowest_epoch} of {r.epochs} ({r.lowest:.3f}), {r.final:.3f} at the end: "
             + ('it rises' if r.rises else 'no late rise'))
 
-# %% ../nbs/22_experiments.ipynb #f8cf9bf4
+# %% ../nbs/22_experiments.ipynb #73d7e41f
 def at_chance(T:pd.DataFrame, # a `claim_columns` frame (accuracy in %)
               classes:int, col:str='clean', margin:float=2.) -> pd.DataFrame:
     "The models (method, seed) whose `col` accuracy is at most `margin` points above chance (100 / `classes`)."
