@@ -1161,9 +1161,9 @@ def chance_note(C:pd.DataFrame, # `at_chance`'s frame
                 claim:str) -> str: # "A > B", as `claims` writes it
     "The sentence for a claim about a model at chance: which of its seeds were ('' when neither side of `claim` was; a side 'M · what' is model M's)."
     out = []
-    for m in dict.fromkeys(s.split(' · ')[0] for s in claim.split(' > ')):
-        s = sorted(C.seed[C.method == m].tolist())
-        if s: out.append(f"{m} is at chance (a collapsed model) on seed{'s' * (len(s) > 1)} {', '.join(map(str, s))}")
+    for m in dict.fromkeys(side.split(' · ')[0] for side in claim.split(' > ')):
+        seeds = sorted(C.seed[C.method == m].tolist())
+        if seeds: out.append(f"{m} is at chance (a collapsed model) on seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}")
     return f" ({'; '.join(out)}.)" if out else ''
 
 
