@@ -28,11 +28,11 @@ __all__ = ['tables', 'evaluators', 'RUN_COLUMNS', 'ATTR_COLUMNS', 'Maps', 'RunOf
            'eval_map_agreement', 'eval_map_shift', 'eval_roar', 'eval_roar_leak', 'eval_wsol',
            'eval_perturbation_focus', 'folder_lock', 'test_images', 'run_job', 'InlineExecutor', 'LocalExecutor',
            'SubmititExecutor', 'stale', 'drop_stale', 'job_cost', 'method_rates', 'job_costs', 'hand_out', 'pending',
-           'run_table', 'carried_dir', 'carry_runs', 'status', 'table_progress', 'results', 'runs', 'logs',
-           'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe', 'budget_line',
-           'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form', 'claim_columns',
-           'loss_rise', 'rise_line', 'at_chance', 'chance_note', 'time_rows', 'timing_table', 'compute', 'paper_order',
-           'paper_claims', 'pool', 'rank_trend']
+           'run_table', 'carried_dir', 'carry_runs', 'status', 'table_progress', 'pending_line', 'results', 'runs',
+           'logs', 'paper_comparison', 'claims', 'claim_line', 'read_claim_lines', 'notebook_claims', 'describe',
+           'budget_line', 'show_line', 'plot_curves', 'per_example', 'spread', 'plot_spread', 'long_form',
+           'claim_columns', 'loss_rise', 'rise_line', 'at_chance', 'chance_note', 'time_rows', 'timing_table',
+           'compute', 'paper_order', 'paper_claims', 'pool', 'rank_trend']
 
 # %% ../nbs/22_experiments.ipynb #24789434
 @dataclass(frozen=True)
@@ -934,6 +934,14 @@ def table_progress(t, budget:str, root=None, rows=None, seeds=None) -> pd.DataFr
             out.append(dict(row=lab, seed=s, run=run, cells_done=sum(c.key not in todo for c in cells), cells=len(cells),
                             hours_left=((train_s if k == 0 else 0.) + cs) / 3600, key=j.key))   # (a shared run counted once)
     return pd.DataFrame(out, columns=['row', 'seed', 'run', 'cells_done', 'cells', 'hours_left', 'key'])
+
+def pending_line(progress:pd.DataFrame) -> str:
+    "One line naming, row by row, the seeds whose run is not done in a `table_progress` frame, grouped by how far they got; '' when every run is done."
+    check(isinstance(progress, pd.DataFrame) and {'row', 'seed', 'run'} <= set(progress.columns),
+          "pending_line takes a `table_progress` frame (columns row, seed and run)")
+    parts = [f"{row} " + ', '.join(f"seed{'s' * (len(h) > 1)} {', '.join(map(str, h.seed))} ({run})" for run, h in g.groupby('run', sort=False))
+             for row, g in progress[progress.run != 'done'].groupby('row', sort=False)]
+    return f"pending (runs not done): {'; '.join(parts)}" if parts else ''
 
 def results(t, budget:str, name:str, root=None) -> pd.DataFrame:
     "The rows of evaluation `name` of table `t` at `budget` (empty if none yet)."
