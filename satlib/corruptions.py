@@ -181,7 +181,7 @@ def corruption_table(df:pd.DataFrame, columns:dict|None=None) -> pd.DataFrame:
     d = df[df.corruption != 'none']
     t = d.groupby(['method', 'corruption'], sort=False).accuracy.mean().unstack('corruption')
     t = t.reindex(columns=list(cols.values())); t.columns = list(cols)
-    t['mean'] = t.mean(1)
+    t['mean'] = t.mean(axis=1)
     return t
 
 # %% ../nbs/13_corruptions.ipynb #c5cbfb5c
@@ -199,5 +199,5 @@ def load_cifar10c(corruption:str, severity:int, root=None, n:int|None=None) -> T
           f"{f}: expected [5*N, 32, 32, 3] uint8 images with as many labels, got {x.shape} and {y.shape}")
     per = len(x) // 5
     sl = slice((severity - 1) * per, (severity - 1) * per + (per if n is None else min(n, per)))
-    return TensorData(torch.from_numpy(np.ascontiguousarray(x[sl])).permute(0, 3, 1, 2).contiguous(),
+    return TensorData(torch.from_numpy(np.array(x[sl])).permute(0, 3, 1, 2).contiguous(),
                       torch.from_numpy(np.array(y[sl])).long(), None, CIFAR10_CLASSES, f'cifar10c-{corruption}-{severity}')

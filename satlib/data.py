@@ -35,7 +35,7 @@ def _image(img, where:str) -> Tensor:
     "`img` as a tensor `[C, H, W]`: uint8, or float32 with values in [0, 1]."
     if isinstance(img, Tensor): t = img.as_subclass(Tensor)
     else:
-        try: t = torch.as_tensor(np.asarray(img))
+        try: t = torch.as_tensor(np.array(img))   # a copy: PIL's array view is read-only
         except (TypeError, ValueError, RuntimeError):
             raise SatlibError(f"{where}: the image is {_what(img)}; give a tensor [C, H, W], an array or a PIL image") from None
     if t.ndim == 2: t = t[None]
@@ -71,7 +71,7 @@ def read_item(item, # what `dataset[i]` returned
     img, lab, m = (*item, None) if len(item) == 2 else item
     img, lab = _image(img, where), _label(lab, where)
     if m is not None:
-        t = m.as_subclass(Tensor) if isinstance(m, Tensor) else torch.as_tensor(np.asarray(m))
+        t = m.as_subclass(Tensor) if isinstance(m, Tensor) else torch.as_tensor(np.array(m))
         H, W = img.shape[-2:]
         check(t.numel() == H * W, f"{where}: the mask has shape {tuple(t.shape)}, not the image's {H} x {W}; "
               "give a mask [1, H, W] or [H, W] of the image's size (or None)")

@@ -1285,7 +1285,7 @@ def pool(C:pd.DataFrame, claim:str, col:str|None=None) -> pd.DataFrame:
           "pool a claims table or rows of one (not renamed, edited, cut with xs, built by hand or joined with pd.concat)")
     S = pd.DataFrame([B[k] for k in dict.fromkeys(R.index)]); n, common = len(S), S.dropna(axis=1, how='any')   # pairs x seeds (only the rows of `C`)
     check(n > 0 and common.shape[1] > 0, f"pool {claim!r}: {'no pair has a result' if n == 0 else 'the pairs have no seed in common'}; run the missing seeds or pool fewer pairs")
-    P = pd.DataFrame([dict(claim=claim, **paired(common.mean(0)), pairs=n)])
+    P = pd.DataFrame([dict(claim=claim, **paired(common.mean(axis=0)), pairs=n)])
     return P[['claim', 'diff', 'ci_low', 'ci_high', 'seeds', 'pairs', 'verdict']].set_index('claim')
 
 # %% ../nbs/22_experiments.ipynb #f8e03b52
