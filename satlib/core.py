@@ -30,7 +30,7 @@ def check(cond:bool, msg:str):
 
 # %% ../nbs/00_core.ipynb #9ef2d13e
 class Registry(dict):
-    "A named family of callables (`models`, `methods`, ...); unknown names list the valid ones."
+    "A named family of callables (`models`, `methods`, ...); unknown names list the valid ones (not `_private` ones)."
     def __init__(self, kind:str,
                  provider:str|None=None): # a module that registers the family's built-in members, imported on the first miss
         super().__init__(); self.kind, self.provider = kind, provider
@@ -42,7 +42,7 @@ class Registry(dict):
         if name not in self and self.provider:   # e.g. the papers' tables, defined in a module above the runner's
             import importlib; importlib.import_module(self.provider); self.provider = None
         if name not in self:
-            raise SatlibError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self))}")
+            raise SatlibError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(k for k in self if not k.startswith('_')))}")
         return super().__getitem__(name)
 
 
