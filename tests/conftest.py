@@ -13,13 +13,16 @@ def satlib_cmd(*args, env=None, check=True, timeout=600, **kw):
     return r
 
 def need(module:str, extra:str='peers'):
-    "`module` imported, or the test (or the whole test file, at its top) skipped naming the satlib extra that installs it."
+    """`module` imported, or the test (or the whole test file, at its top) skipped naming the satlib extra that installs it.
+    In CI (`CI` set, as `.ci/run` does) it fails instead: `.ci/setup` installs every extra, so a miss there is a broken install."""
     __tracebackhide__ = True   # pytest reports the caller's line
     try: return importlib.import_module(module)
     except ImportError as e:   # the module itself missing, or one it needs (or a broken install)
         top = module.split('.')[0]
         why = f"{top} is not installed" if (e.name or '').split('.')[0] == top else f"{module} does not import ({e})"
-    pytest.skip(f"{why}: pip install -e '.[{extra}]'", allow_module_level=True)
+    msg = f"{why}: pip install -e '.[{extra}]'"
+    if os.environ.get('CI'): pytest.fail(f"{msg} (CI installs every extra: a broken install)", pytrace=False)
+    pytest.skip(msg, allow_module_level=True)
 
 @pytest.fixture
 def satlib():

@@ -185,11 +185,11 @@ from satlib.train import methods, Original
 class Sleepy(Original):
     name = '_sleepy'
     def loss(self, model, b, ctx):
-        if ctx.step == 0: time.sleep(4)
+        if ctx.step == 0: time.sleep(12)   # past the deadline, which leaves 8 s for the setup on a loaded machine
         return super().loss(model, b, ctx)
 t = Table('deadline_t', 'two epochs, two seeds', [Row('A', '_sleepy')], dict(tiny=Budget(
     'builtin', dict(n=64), width=0.125, train=dict(epochs=2, batch_size=64, eval_every=0), seeds=(0, 1))))
-s = run_table(t, 'tiny', root=sys.argv[1], device='cpu', stop_at=time.time() + 2)
+s = run_table(t, 'tiny', root=sys.argv[1], device='cpu', stop_at=time.time() + 8)
 print(s['ran'], s['stopped'], s['not_started'])
 ''')
     r = subprocess.run([sys.executable, str(script), str(tmp_path / 'root')], capture_output=True, text=True, timeout=600,

@@ -34,7 +34,11 @@ def test_cluster_executor_without_its_extra(monkeypatch, tmp_path):
 def test_peer_cross_checks_skip_naming_their_extra(monkeypatch, module):
     assert {'captum', 'grad-cam', 'torchattacks'} <= set(_extras()['peers'])
     monkeypatch.setitem(sys.modules, module, None)      # as if not installed
+    monkeypatch.delenv('CI', raising=False)             # on a user's machine: skipped, naming the extra
     with pytest.raises(pytest.skip.Exception, match=rf"^{module.split('.')[0]} is not installed: pip install -e '\.\[peers\]'$"):
+        need(module)
+    monkeypatch.setenv('CI', 'true')                    # in CI, which installs every extra: a failure, not a skip
+    with pytest.raises(pytest.fail.Exception, match=r"pip install -e '\.\[peers\]' \(CI installs every extra"):
         need(module)
 
 def test_docs_build_without_its_extra(tmp_path):

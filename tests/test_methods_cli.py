@@ -28,6 +28,16 @@ def train(out, method, args, extra=()):
     assert 0 < info['final']['train_loss'] < 50 and info['final']['step'] == 2
     return info
 
+def built(method, args):
+    "`repr` of the method the Python API builds with these `--arg` options, and with none (None if it needs some)."
+    import satlib.runs   # registers every method, as the command does
+    from satlib.cli import parse_kv
+    from satlib.core import SatlibError
+    from satlib.train import make_method
+    try: default = repr(make_method(method, {}))
+    except SatlibError: default = None
+    return repr(make_method(method, parse_kv(args))), default
+
 def test_methods_listed():
     "The command line knows every method of this part (satlib.cli imports satlib.runs, which imports every method chapter)."
     out = satlib_cmd('train', '--help').stdout.replace('\n', ' ')
@@ -45,9 +55,9 @@ def test_methods_listed():
 ])
 def test_method_trains(tmp_path, method, args):
     info = train(tmp_path / 'run', method, args)
-    for kv in args:
-        k, v = kv.split('=')
-        assert f"{k}=" in info['method_repr']
+    want, default = built(method, args)
+    assert info['method_repr'] == want, (info['method_repr'], want)   # the run trained the method these options build
+    assert not args or default is None or want != default             # ... and the options changed it
 
 @pytest.mark.parametrize('method,args', [
     ('sat_store', ['store={gbp}']),
@@ -59,7 +69,8 @@ def test_method_trains(tmp_path, method, args):
 def test_store_method_trains(tmp_path, stores, method, args):
     args = [a.format(gbp=stores / 'gbp.pt', box=stores / 'box.pt') for a in args]
     info = train(tmp_path / 'run', method, args, extra=['--no-augment'])
-    assert str(stores) in info['method_repr']
+    want, _ = built(method, args)
+    assert info['method_repr'] == want, (info['method_repr'], want)   # every store, mix and per option reached the method
 
 def test_store_with_loader_augmentation_fails(tmp_path, stores):
     "Stored maps are served by index; the loader's augmentation would misalign them: refused, with the fix."

@@ -284,7 +284,10 @@ def test_bad_cli_input_fails_cleanly(lab, case):
     TALLY['clean'] += 1
 
 def test_refused_resume_keeps_the_run_usable(lab):
-    "After the refused resumes above, run.json still has its final record and `satlib eval` still loads the run."
+    "After refused resumes (another lr, another method), run.json still has its final record and `satlib eval` still loads the run."
+    for case in ('resume-other-lr', 'resume-other-method'):
+        argv = next(a for i, a, _ in CLI_CASES if i == case)
+        code, _ = _main(*[x.format(run=lab / 'run', lab=lab) for x in argv]); assert code == 2, case
     info = json.loads((lab / 'run' / 'run.json').read_text())
     assert info['epochs_done'] == 1 and info['final']['epoch'] == 1 and info['stem'] == 'cifar'
     code, err = _main('eval', lab / 'run', '--eps', '1/255', '--n', '8', '--device', 'cpu', '--out', lab / 'x.csv')

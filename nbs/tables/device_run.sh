@@ -29,7 +29,8 @@ done
 [ -e "gpu/runs-$TABLE-$BUDGET.tar" ] && tar xf "gpu/runs-$TABLE-$BUDGET.tar"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi";
   python3 -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"; } > "$LOG" 2>&1
-START=$(mktemp); LIMIT=${SATLIB_DEVICE_LIMIT:-0}; [ "$LIMIT" -gt 0 ] 2>/dev/null && TO=(timeout -k 20 "$LIMIT") || TO=()
+START=$(mktemp); LIST=''; trap 'rm -f "$START" "$LIST"' EXIT   # temporary files go when the script ends
+LIMIT=${SATLIB_DEVICE_LIMIT:-0}; [ "$LIMIT" -gt 0 ] 2>/dev/null && TO=(timeout -k 20 "$LIMIT") || TO=()
 "${TO[@]}" python3 -m satlib.cli table "$TABLE" --budget "$BUDGET" --workers "$WORKERS" "$@" >> "$LOG" 2>&1; rc=$?
 [ $rc = 124 ] && echo "device_run.sh: stopped after SATLIB_DEVICE_LIMIT=$LIMIT s; the finished jobs' files follow" >> "$LOG"
 tar cf "$OUT/tables-$TABLE-$BUDGET.tar" "nbs/tables/results/$TABLE/$BUDGET" 2>> "$LOG"
