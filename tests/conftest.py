@@ -27,3 +27,13 @@ def need(module:str, extra:str='peers'):
 @pytest.fixture
 def satlib():
     return satlib_cmd
+
+def built(method:str, args:list[str]) -> tuple[str, str|None]:
+    "`repr` of the method the Python API builds with these `--arg` options, and with none (None where it needs some)."
+    import satlib.runs   # registers every method, as the command does
+    from satlib.cli import parse_kv
+    from satlib.core import SatlibError
+    from satlib.train import make_method
+    try: default = repr(make_method(method, {}))
+    except SatlibError: default = None
+    return repr(make_method(method, parse_kv(args))), default

@@ -2,7 +2,7 @@
 (`satlib train --method NAME --arg k=v`) on the built-in data, and writes a run folder that loads."""
 import json, subprocess, sys
 import pytest, torch
-from conftest import satlib_cmd
+from conftest import satlib_cmd, built
 
 METHODS = {'art', 'jacobian', 'pgd_l2', 'ig_norm', 'ig_sum_norm', 'distill_teacher', 'distill', 'finetune_sparse'}
 
@@ -25,13 +25,6 @@ def train(out, method, *args):
     assert info['method'] == method and info['epochs_done'] == 1 and (out / 'checkpoint.pt').exists()
     assert 0 < info['final']['train_loss'] < 50
     return info
-
-def built(method, args):
-    "`repr` of the method the Python API builds with these `--arg` options, and with none."
-    import satlib.runs   # registers every method, as the command does
-    from satlib.cli import parse_kv
-    from satlib.train import make_method
-    return repr(make_method(method, parse_kv(args))), repr(make_method(method, {}))
 
 @pytest.mark.parametrize('method,args', [
     ('art', []),

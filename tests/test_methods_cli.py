@@ -2,7 +2,7 @@
 --arg k=v`) on the built-in data, with a teacher's saliency store where the method takes one."""
 import json
 import pytest, torch
-from conftest import satlib_cmd
+from conftest import satlib_cmd, built
 
 TINY = ['--dataset', 'builtin', '--data-arg', 'n=128', '--width', '0.125', '--epochs', '1', '--max-steps', '2', '--batch-size', '64',
         '--no-progress', '--device', 'cpu']
@@ -27,16 +27,6 @@ def train(out, method, args, extra=()):
     assert info['method'] == method and info['epochs_done'] == 1 and (out / 'checkpoint.pt').exists()
     assert 0 < info['final']['train_loss'] < 50 and info['final']['step'] == 2
     return info
-
-def built(method, args):
-    "`repr` of the method the Python API builds with these `--arg` options, and with none (None if it needs some)."
-    import satlib.runs   # registers every method, as the command does
-    from satlib.cli import parse_kv
-    from satlib.core import SatlibError
-    from satlib.train import make_method
-    try: default = repr(make_method(method, {}))
-    except SatlibError: default = None
-    return repr(make_method(method, parse_kv(args))), default
 
 def test_methods_listed():
     "The command line knows every method of this part (satlib.cli imports satlib.runs, which imports every method chapter)."
