@@ -117,7 +117,7 @@ def _committed():
 
 @pytest.mark.parametrize('table', sorted(set(_committed().table)) if len(_committed()) else ['(none)'])
 def test_zoo_reproduces_committed_clean_accuracy(table):
-    "Every committed zoo model of seed 0 gives its results' clean accuracy on the same test images (within 0.2 points)."
+    "Every committed zoo model of seed 0 (students only: teachers are left out) gives its results' clean accuracy on the same test images (within 0.2 points)."
     if table == '(none)': pytest.skip("no committed zoo models")
     import satlib.tables   # registers the papers' tables
     from satlib.experiments import tables, test_images, results, _data
