@@ -199,5 +199,5 @@ def load_cifar10c(corruption:str, severity:int, root=None, n:int|None=None) -> T
           f"{f}: expected [5*N, 32, 32, 3] uint8 images with as many labels, got {x.shape} and {y.shape}")
     per = len(x) // 5
     sl = slice((severity - 1) * per, (severity - 1) * per + (per if n is None else min(n, per)))
-    return TensorData(torch.from_numpy(np.array(x[sl])).permute(0, 3, 1, 2).contiguous(),
+    return TensorData(torch.from_numpy(np.ascontiguousarray(x[sl].transpose(0, 3, 1, 2))),   # one copy, out of the read-only memory map
                       torch.from_numpy(np.array(y[sl])).long(), None, CIFAR10_CLASSES, f'cifar10c-{corruption}-{severity}')

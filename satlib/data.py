@@ -31,11 +31,15 @@ class Batch(NamedTuple):
 def _what(v) -> str:
     return f"a {type(v).__name__}" + (f" of length {len(v)}" if isinstance(v, (tuple, list, dict)) else '')
 
+def _as_tensor(a) -> Tensor:
+    "An array-like (array, PIL image, ...) as a tensor, sharing memory where it can: only a read-only array (PIL's) is copied."
+    a = np.asarray(a); return torch.as_tensor(a if a.flags.writeable else a.copy())
+
 def _image(img, where:str) -> Tensor:
     "`img` as a tensor `[C, H, W]`: uint8, or float32 with values in [0, 1]."
     if isinstance(img, Tensor): t = img.as_subclass(Tensor)
     else:
-        try: t = torch.as_tensor(np.array(img))   # a copy: PIL's array view is read-only
+        try: t = _as_tensor(img)
         except (TypeError, ValueError, RuntimeError):
             raise SatlibError(f"{where}: the image is {_what(img)}; give a tensor [C, H, W], an array or a PIL image") from None
     if t.ndim == 2: t = t[None]
@@ -71,7 +75,7 @@ def read_item(item, # what `dataset[i]` returned
     img, lab, m = (*item, None) if len(item) == 2 else item
     img, lab = _image(img, where), _label(lab, where)
     if m is not None:
-        t = m.as_subclass(Tensor) if isinstance(m, Tensor) else torch.as_tensor(np.array(m))
+        t = m.as_subclass(Tensor) if isinstance(m, Tensor) else _as_tensor(m)
         H, W = img.shape[-2:]
         check(t.numel() == H * W, f"{where}: the mask has shape {tuple(t.shape)}, not the image's {H} x {W}; "
               "give a mask [1, H, W] or [H, W] of the image's size (or None)")
