@@ -18,15 +18,16 @@ __all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17
            'DEMO_EPOCHS', 'SAT_FIG1_EPOCHS', 'SAT_FIG1_ATTACK', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS',
            'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS',
            'TABLE6_ROWS', 'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10',
-           'FIG5_EPS0', 'TEACHERS', 'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'TABLE4_MAPS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS',
-           'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_TABLE1_CONTROLS',
-           'IG_NORM_ARGS', 'CHEN_REG_IG_STEPS', 'PAPER_ART_SVHN', 'PAPER_ART_GTSRB', 'SHAPES_EPS', 'PAPER_ART_TABLE2',
-           'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
-           'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals',
-           'teacher_rows', 'sat_maps', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table',
-           'sat_cifar_table', 'art_evals', 'art_table1_rows', 'art_table1_evals', 'art_flowers_evals',
-           'art_table1_data', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows',
-           'supp_evals', 'roar_results', 'table_list']
+           'FIG5_EPS0', 'TABLE3_MAPS', 'TABLE8_MIXES', 'CIFAR_SEEDED_ROWS', 'TEACHERS', 'CIFAR_AA_ROWS',
+           'CIFAR_CONTROLS', 'TABLE4_MAPS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS',
+           'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_TABLE1_CONTROLS', 'IG_NORM_ARGS', 'CHEN_REG_IG_STEPS',
+           'PAPER_ART_SVHN', 'PAPER_ART_GTSRB', 'SHAPES_EPS', 'PAPER_ART_TABLE2', 'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS',
+           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule',
+           'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals', 'teacher_rows', 'sat_maps',
+           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table', 'sat_cifar_table', 'art_evals',
+           'art_table1_rows', 'art_table1_evals', 'art_flowers_evals', 'art_table1_data', 'art_wsol_rows',
+           'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results',
+           'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -456,6 +457,11 @@ CIFAR_CLAIM_ROWS = (('Original', 'Original + Uniform-Noise') + tuple(f'SAT {s}' 
 ROBUST_SAT_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R34-Std-GBP', 'R34-Adv-GBP', 'R10-Adv-G.CAM++', 'R34-Adv-G.CAM++')   # the maps of Table 1's PGD-SAT and TRADES-SAT rows
 UNIT_MAP_ROWS = ('R10-Std-GBP', 'R10-Std-GG.CAM++', 'R10-Adv-GBP', 'R10-Adv-GG.CAM++')   # Table 3's maps also with their magnitudes (a sign map of Guided Grad-CAM++ is GBP's)
 FIG5_ALPHA10, FIG5_EPS0 = (0.2, 0.4, 0.8, 1.0), (2, 4, 16, 32)   # α^10 and ε₀·255 besides the defaults 0.6 and 8
+TABLE3_MAPS = ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R10-Adv-IG', 'R10-Adv-GG.CAM++')
+TABLE8_MIXES = (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'), ('R10-Sparse-GBP', 'R34-Adv-GBP'), ('R10-Sparse-GBP', 'R34-Sparse-GBP'))
+CIFAR_SEEDED_ROWS = (CIFAR_CLAIM_ROWS + tuple(f'SAT {s}' for s in TABLE3_MAPS) + tuple(f'SAT {s} (map values)' for s in UNIT_MAP_ROWS)
+                     + ('SAT R10-Sparse-GBP', 'SAT R34-Sparse-GBP') + tuple(f'SAT {a} + {b}' for a, b in TABLE8_MIXES)
+                     + ('PGD-SAT R10-Std-GBP', 'PGD-SAT R10-Adv-G.CAM++'))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, Table 4's PGD-SAT rows
 
 def sat_maps(spec:str) -> Maps:
     "The maps a SAT row's name gives: 'R10-Adv-GBP' is Guided Backprop of the row 'R10-Adv teacher'."
@@ -475,7 +481,7 @@ def sat_cifar_teachers() -> list[Row]:
     return rows + [T('R10-Untrained teacher', 'untrained', model='resnet10', train=dict(epochs=1, weight_decay=0.0),
                      note="a control: random weights, BatchNorm statistics of the data")]
 
-def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with every seed of the budget
+def sat_cifar_rows(paper:dict, many:tuple=CIFAR_SEEDED_ROWS, # rows trained with every seed of the budget
                    stretched:int|None=None) -> list[Row]:
     "Every student row of SAT Tables 1, 3, 7, 8 and Fig. 5, the controls, and the teachers."
     M = sat_maps
@@ -498,12 +504,12 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_CLAIM_ROWS, # rows trained with 
     rows += [R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255))]
     rows += [R(f'TRADES-SAT {s}', 'trades_sat', dict(store=M(s))) for s in
              ROBUST_SAT_MAPS]
-    rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R10-Adv-IG', 'R10-Adv-GG.CAM++')]  # Table 3
+    rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in TABLE3_MAPS]  # Table 3
     rows += [R(f'SAT {s} (map values)', 'sat_store', dict(store=Maps(M(s).teacher, M(s).method, encoding='unit16')),
                note="the teacher's maps divided by their max |s| (Eq. 9's -s), not their signs") for s in UNIT_MAP_ROWS]
     rows += [R(f'{m} {d}-Sparse-GBP', meth, dict(store=M(f'{d}-Sparse-GBP'))) for m, meth in (('SAT', 'sat_store'), ('PGD-SAT', 'pgd_sat')) for d in ('R10', 'R34')]  # Table 7
     rows += [R(f'SAT {a} + {b}', 'sat_store', dict(store=M(a), store2=M(b), mix=0.5), note="each example's map from one of the two, at random")
-             for a, b in (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'), ('R10-Sparse-GBP', 'R34-Adv-GBP'), ('R10-Sparse-GBP', 'R34-Sparse-GBP'))]  # Table 8
+             for a, b in TABLE8_MIXES]  # Table 8
     rows += [Row(f'SAT R10-Adv-GBP α^10 = {a:g}', 'sat_store', dict(store=best, alpha=a ** 0.1), role='sweep', seeds=1) for a in FIG5_ALPHA10]   # Fig. 5
     rows += [Row(f'SAT R10-Adv-GBP ε₀ = {e}/255', 'sat_store', dict(store=best, eps0=e / 255), role='sweep', seeds=1) for e in FIG5_EPS0]
     return sat_cifar_teachers() + rows
@@ -543,7 +549,9 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
         dict(tiny=tiny,
              cpu=Budget(dataset, dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=_CIFAR_TRAIN, seeds=(0, 1, 2),
                         evals=sat_cifar_evals(n=1000), note=f"500 training images per class (seeded), ResNet-10 ×1/4 students and ResNet-10/34 ×1/4 "
-                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for {', '.join(CIFAR_CLAIM_ROWS)} and the controls, 1 for the rest; "
+                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the controls and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
+                        "Original, Original + Uniform-Noise, PGD, PGD-SAT R10-Adv-GBP, Table 1's eight SAT rows, every SAT row of Tables 3, 7 and 8, "
+                        "and Table 4's two PGD-SAT rows), 1 for the rest (TRADES and TRADES-SAT, the other PGD-SAT rows, PGD + Uniform-Noise, Fig. 5's sweeps); "
                         "PGD on 1000 test images"),
              gpu=Budget(dataset, {}, width=1.0, train=dict(_CIFAR_TRAIN, epochs=60), seeds=(0, 1, 2), evals=sat_cifar_evals(n=None, n_strong=2000, n_aa=1000),
                         note="all training images, ResNet-10 students and ResNet-10/34 teachers at full width, 60 epochs, 3 seeds"),
