@@ -549,10 +549,10 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
         dict(tiny=tiny,
              cpu=Budget(dataset, dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=_CIFAR_TRAIN, seeds=(0, 1, 2),
                         evals=sat_cifar_evals(n=1000), note=f"500 training images per class (seeded), ResNet-10 ×1/4 students and ResNet-10/34 ×1/4 "
-                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the controls and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
+                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS)} controls of `CIFAR_CONTROLS` and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
                         "Original, Original + Uniform-Noise, PGD, PGD-SAT R10-Adv-GBP, Table 1's eight SAT rows, every SAT row of Tables 3, 7 and 8, "
                         "and the rest of Tables 4 and 6: PGD + Uniform-Noise and two PGD-SAT rows), 1 for the rest (TRADES and TRADES-SAT, the other "
-                        "PGD-SAT rows, Fig. 5's sweeps); "
+                        "PGD-SAT rows, Fig. 5's sweeps, the stretched-α control); "
                         "PGD on 1000 test images"),
              gpu=Budget(dataset, {}, width=1.0, train=dict(_CIFAR_TRAIN, epochs=60), seeds=(0, 1, 2), evals=sat_cifar_evals(n=None, n_strong=2000, n_aa=1000),
                         note="all training images, ResNet-10 students and ResNet-10/34 teachers at full width, 60 epochs, 3 seeds"),
