@@ -461,7 +461,8 @@ TABLE3_MAPS = ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R1
 TABLE8_MIXES = (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'), ('R10-Sparse-GBP', 'R34-Adv-GBP'), ('R10-Sparse-GBP', 'R34-Sparse-GBP'))
 CIFAR_SEEDED_ROWS = (CIFAR_CLAIM_ROWS + tuple(f'SAT {s}' for s in TABLE3_MAPS) + tuple(f'SAT {s} (map values)' for s in UNIT_MAP_ROWS)
                      + ('SAT R10-Sparse-GBP', 'SAT R34-Sparse-GBP') + tuple(f'SAT {a} + {b}' for a, b in TABLE8_MIXES)
-                     + ('PGD + Uniform-Noise', 'PGD-SAT R10-Std-GBP', 'PGD-SAT R10-Adv-G.CAM++'))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, the rest of Tables 4 and 6
+                     + ('PGD + Uniform-Noise', 'PGD-SAT R10-Std-GBP', 'PGD-SAT R10-Adv-G.CAM++')
+                     + tuple(f'SAT R10-Adv-GBP α^10 = {a:g}' for a in FIG5_ALPHA10) + tuple(f'SAT R10-Adv-GBP ε₀ = {e}/255' for e in FIG5_EPS0))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, the rest of Tables 4 and 6, Fig. 5's sweep points
 
 def sat_maps(spec:str) -> Maps:
     "The maps a SAT row's name gives: 'R10-Adv-GBP' is Guided Backprop of the row 'R10-Adv teacher'."
@@ -497,7 +498,7 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_SEEDED_ROWS, # rows trained with
                  note="GBP of a ResNet-10 with random weights")]
     if stretched:
         rows.append(Row(f'SAT R10-Adv-GBP (α stretched over {stretched} epochs)', 'sat_store', dict(store=best, alpha=stretched_alpha(stretched)),
-                        role='control', seeds=1, note=f"α^{stretched} = the paper's α^100"))
+                        role='control', note=f"α^{stretched} = the paper's α^100"))
     rows += [R('PGD', 'pgd', _PGD8), R('PGD + Uniform-Noise', 'pgd', dict(_PGD8, noise=8/255))]
     rows += [R(f'PGD-SAT {s}', 'pgd_sat', dict(store=M(s))) for s in ROBUST_SAT_MAPS]
     rows += [Row(PGD_SAT_CONTROL, 'pgd_sat', dict(store=best, alpha=1.0), role='control', note="PGD-SAT's SAT half on random ±ε₀ signs only")]
@@ -510,8 +511,8 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_SEEDED_ROWS, # rows trained with
     rows += [R(f'{m} {d}-Sparse-GBP', meth, dict(store=M(f'{d}-Sparse-GBP'))) for m, meth in (('SAT', 'sat_store'), ('PGD-SAT', 'pgd_sat')) for d in ('R10', 'R34')]  # Table 7
     rows += [R(f'SAT {a} + {b}', 'sat_store', dict(store=M(a), store2=M(b), mix=0.5), note="each example's map from one of the two, at random")
              for a, b in TABLE8_MIXES]  # Table 8
-    rows += [Row(f'SAT R10-Adv-GBP α^10 = {a:g}', 'sat_store', dict(store=best, alpha=a ** 0.1), role='sweep', seeds=1) for a in FIG5_ALPHA10]   # Fig. 5
-    rows += [Row(f'SAT R10-Adv-GBP ε₀ = {e}/255', 'sat_store', dict(store=best, eps0=e / 255), role='sweep', seeds=1) for e in FIG5_EPS0]
+    rows += [R(f'SAT R10-Adv-GBP α^10 = {a:g}', 'sat_store', dict(store=best, alpha=a ** 0.1), role='sweep') for a in FIG5_ALPHA10]   # Fig. 5
+    rows += [R(f'SAT R10-Adv-GBP ε₀ = {e}/255', 'sat_store', dict(store=best, eps0=e / 255), role='sweep') for e in FIG5_EPS0]
     return sat_cifar_teachers() + rows
 
 TEACHERS = ('R10-Std teacher', 'R10-Adv teacher', 'R34-Std teacher', 'R34-Adv teacher', 'R10-Sparse teacher', 'R34-Sparse teacher', 'R10-Untrained teacher')
@@ -549,10 +550,10 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
         dict(tiny=tiny,
              cpu=Budget(dataset, dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=_CIFAR_TRAIN, seeds=(0, 1, 2),
                         evals=sat_cifar_evals(n=1000), note=f"500 training images per class (seeded), ResNet-10 ×1/4 students and ResNet-10/34 ×1/4 "
-                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS)} controls of `CIFAR_CONTROLS` and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
+                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS) + 1} controls (`CIFAR_CONTROLS` and the stretched-α one) and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
                         "Original, Original + Uniform-Noise, PGD, PGD-SAT R10-Adv-GBP, Table 1's eight SAT rows, every SAT row of Tables 3, 7 and 8, "
-                        "and the rest of Tables 4 and 6: PGD + Uniform-Noise and two PGD-SAT rows), 1 for the rest (TRADES and TRADES-SAT, the other "
-                        "PGD-SAT rows, Fig. 5's sweeps, the stretched-α control); "
+                        "the rest of Tables 4 and 6: PGD + Uniform-Noise and two PGD-SAT rows, and Fig. 5's eight sweep points), 1 for the rest "
+                        "(TRADES and TRADES-SAT, the other PGD-SAT rows); "
                         "PGD on 1000 test images"),
              gpu=Budget(dataset, {}, width=1.0, train=dict(_CIFAR_TRAIN, epochs=60), seeds=(0, 1, 2), evals=sat_cifar_evals(n=None, n_strong=2000, n_aa=1000),
                         note="all training images, ResNet-10 students and ResNet-10/34 teachers at full width, 60 epochs, 3 seeds"),
