@@ -462,7 +462,8 @@ TABLE8_MIXES = (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'
 CIFAR_SEEDED_ROWS = (CIFAR_CLAIM_ROWS + tuple(f'SAT {s}' for s in TABLE3_MAPS) + tuple(f'SAT {s} (map values)' for s in UNIT_MAP_ROWS)
                      + ('SAT R10-Sparse-GBP', 'SAT R34-Sparse-GBP') + tuple(f'SAT {a} + {b}' for a, b in TABLE8_MIXES)
                      + ('PGD + Uniform-Noise', 'PGD-SAT R10-Std-GBP', 'PGD-SAT R10-Adv-G.CAM++', 'TRADES', 'TRADES + Uniform-Noise', 'TRADES-SAT R10-Adv-GBP')
-                     + tuple(f'SAT R10-Adv-GBP α^10 = {a:g}' for a in FIG5_ALPHA10) + tuple(f'SAT R10-Adv-GBP ε₀ = {e}/255' for e in FIG5_EPS0))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, the rest of Tables 4 and 6, Table 1's TRADES claim, Fig. 5's sweep points
+                     + tuple(f'PGD-SAT {s}' for s in ('R34-Std-GBP', 'R34-Adv-GBP', 'R10-Sparse-GBP', 'R34-Sparse-GBP'))
+                     + tuple(f'SAT R10-Adv-GBP α^10 = {a:g}' for a in FIG5_ALPHA10) + tuple(f'SAT R10-Adv-GBP ε₀ = {e}/255' for e in FIG5_EPS0))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, the rest of Tables 4 and 6, Table 1's TRADES claim, Table 7's PGD-SAT rows, Fig. 5's sweep points
 
 def sat_maps(spec:str) -> Maps:
     "The maps a SAT row's name gives: 'R10-Adv-GBP' is Guided Backprop of the row 'R10-Adv teacher'."
@@ -553,7 +554,8 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
                         f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS) + 1} controls (`CIFAR_CONTROLS` and the stretched-α one) and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
                         "Original, Original + Uniform-Noise, PGD, PGD-SAT R10-Adv-GBP, Table 1's eight SAT rows, every SAT row of Tables 3, 7 and 8, "
                         "the rest of Tables 4 and 6: PGD + Uniform-Noise and two PGD-SAT rows, TRADES, TRADES + Uniform-Noise and "
-                        "TRADES-SAT R10-Adv-GBP, and Fig. 5's eight sweep points), 1 for the rest (the other TRADES-SAT and PGD-SAT rows); "
+                        "TRADES-SAT R10-Adv-GBP, Table 7's four other PGD-SAT rows (R34-Std-GBP, R34-Adv-GBP and the two sparse maps), and Fig. 5's "
+                        "eight sweep points), 1 for the rest (five TRADES-SAT rows and PGD-SAT R34-Adv-G.CAM++); "
                         "PGD on 1000 test images"),
              gpu=Budget(dataset, {}, width=1.0, train=dict(_CIFAR_TRAIN, epochs=60), seeds=(0, 1, 2), evals=sat_cifar_evals(n=None, n_strong=2000, n_aa=1000),
                         note="all training images, ResNet-10 students and ResNet-10/34 teachers at full width, 60 epochs, 3 seeds"),
