@@ -357,7 +357,7 @@ TINY_EPOCHS = 30
 _T = {'Std': 'ResNet-10 Std teacher', 'Adv': 'ResNet-10 Adv teacher'}
 _MAPS = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box'}
 
-def teacher_rows(paper:dict, seeds_sat=None, seeds_pgd=None, seeds_trades=1) -> list[Row]:
+def teacher_rows(paper:dict, seeds_sat=None, seeds_pgd=None, seeds_trades=None) -> list[Row]:
     "SAT Table 5: ResNet-10 teachers (standard, PGD) and students on their GBP and Grad-CAM++-box maps."
     M = lambda k, m: Maps(_T[k], _MAPS[m])
     rows = [Row(_T['Std'], 'original', role='teacher', seeds=1), Row(_T['Adv'], 'pgd', dict(eps=8/255, steps=5, step_size=2/255), role='teacher', seeds=1)]
@@ -373,12 +373,12 @@ _TINY = dict(classes=10, resize=32)
 _TINY_TRAIN = dict(epochs=TINY_EPOCHS, batch_size=64, opt='adam', lr=1e-3, eval_every=5)
 tables.register('sat_tinyimagenet')(Table(
     'sat_tinyimagenet', "SAT Tables 2 (Tiny ImageNet half) and 5: boxes, and GBP / Grad-CAM++ maps of standard and adversarial ResNet-10 teachers",
-    teacher_rows(PAPER_TABLE5_TINY) + sat_mask_rows(PAPER_TABLE2_TINY, stretched=TINY_EPOCHS, trades_seeds=1),
+    teacher_rows(PAPER_TABLE5_TINY) + sat_mask_rows(PAPER_TABLE2_TINY, stretched=TINY_EPOCHS),
     dict(tiny=tiny_budget(evals=sat_evals(n=64, n_aa=16, pgd20=False)),
          cpu=Budget('tinyimagenet', _TINY, width=0.25, train=_TINY_TRAIN, seeds=(0, 1, 2),
                     evals=sat_evals(n=None, n_aa=200),
                     note=f"10 of the 200 classes (seeded), 32×32, ResNet-10 ×1/4, {TINY_EPOCHS} epochs, Adam 1e-3; "
-                         "3 seeds, 1 for TRADES and TRADES-SAT rows"),
+                         "3 seeds for every row but the two teachers"),
          gpu=Budget('tinyimagenet', dict(resize=64), model='resnet18', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2),
                     evals=sat_evals(n=None, n_aa=1000), note="all 200 classes, 64×64, ResNet-18, 100 epochs, 3 seeds"),
          paper=Budget('tinyimagenet', dict(resize=32), model='resnet34', width=1.0, train=dict(_TINY_TRAIN, epochs=100), seeds=(0, 1, 2, 3, 4),
