@@ -55,7 +55,7 @@ PGD_SAT_CONTROL = 'PGD-SAT control: α = 1 (random signs)'   # PGD-SAT's SAT hal
 
 def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
                   stretched:int|None=None, # also a SAT row with the α schedule stretched over this many epochs
-                  trades_seeds:int|None=None) -> list[Row]:
+                  ) -> list[Row]:
     "SAT Table 2's nine rows (masks or boxes as saliency) and the three controls."
     p = paper or {}
     R = lambda label, method, args=None, **kw: Row(label, method, args or {}, paper=p.get(label, {}), **kw)
@@ -71,8 +71,8 @@ def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
              R('PGD + Uniform-Noise', 'pgd', dict(eps=8/255, steps=5, step_size=2/255, noise=8/255)),
              R('PGD-SAT', 'pgd_sat', dict(store='mask')),
              Row(PGD_SAT_CONTROL, 'pgd_sat', dict(store='mask', alpha=1.0), role='control'),
-             R('TRADES', 'trades', seeds=trades_seeds), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255), seeds=trades_seeds),
-             R('TRADES-SAT', 'trades_sat', dict(store='mask'), seeds=trades_seeds)]
+             R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255)),
+             R('TRADES-SAT', 'trades_sat', dict(store='mask'))]
     return rows
 
 def _paper(cols, values:dict) -> dict:
@@ -357,15 +357,15 @@ TINY_EPOCHS = 30
 _T = {'Std': 'ResNet-10 Std teacher', 'Adv': 'ResNet-10 Adv teacher'}
 _MAPS = {'GBP': 'guided_backprop', 'G.CAM++': 'gradcam_pp_box'}
 
-def teacher_rows(paper:dict, seeds_sat=None, seeds_pgd=None, seeds_trades=None) -> list[Row]:
+def teacher_rows(paper:dict) -> list[Row]:
     "SAT Table 5: ResNet-10 teachers (standard, PGD) and students on their GBP and Grad-CAM++-box maps."
     M = lambda k, m: Maps(_T[k], _MAPS[m])
     rows = [Row(_T['Std'], 'original', role='teacher', seeds=1), Row(_T['Adv'], 'pgd', dict(eps=8/255, steps=5, step_size=2/255), role='teacher', seeds=1)]
-    rows += [Row(f'SAT R10-{k}-{m}', 'sat_store', dict(store=M(k, m)), seeds=seeds_sat, paper=paper.get(f'SAT R10-{k}-{m}', {}))
+    rows += [Row(f'SAT R10-{k}-{m}', 'sat_store', dict(store=M(k, m)), paper=paper.get(f'SAT R10-{k}-{m}', {}))
              for m in ('G.CAM++', 'GBP') for k in ('Std', 'Adv')]
-    rows += [Row(f'PGD-SAT R10-{k}-{m}', 'pgd_sat', dict(store=M(k, m)), seeds=seeds_pgd, paper=paper.get(f'PGD-SAT R10-{k}-{m}', {}))
+    rows += [Row(f'PGD-SAT R10-{k}-{m}', 'pgd_sat', dict(store=M(k, m)), paper=paper.get(f'PGD-SAT R10-{k}-{m}', {}))
              for k, m in (('Std', 'GBP'), ('Adv', 'GBP'), ('Adv', 'G.CAM++'))]
-    rows += [Row(f'TRADES-SAT R10-{k}-{m}', 'trades_sat', dict(store=M(k, m)), seeds=seeds_trades, paper=paper.get(f'TRADES-SAT R10-{k}-{m}', {}))
+    rows += [Row(f'TRADES-SAT R10-{k}-{m}', 'trades_sat', dict(store=M(k, m)), paper=paper.get(f'TRADES-SAT R10-{k}-{m}', {}))
              for k, m in (('Std', 'GBP'), ('Adv', 'GBP'), ('Adv', 'G.CAM++'))]
     return rows
 
