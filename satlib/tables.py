@@ -14,20 +14,20 @@ from .zoo import TablePaths
 from .data import has_data
 
 # %% auto #0
-__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS', 'SAT_METHODS', 'DEMO_ROWS',
-           'DEMO_EPOCHS', 'SAT_FIG1_EPOCHS', 'SAT_FIG1_ATTACK', 'PAPER_TABLE2_TINY', 'PAPER_TABLE5_TINY', 'TINY_EPOCHS',
-           'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4', 'PAPER_SAT_TABLE6', 'TABLE4_ROWS',
-           'TABLE6_ROWS', 'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS', 'UNIT_MAP_ROWS', 'FIG5_ALPHA10',
-           'FIG5_EPS0', 'TABLE3_MAPS', 'TABLE8_MIXES', 'CIFAR_SEEDED_ROWS', 'TEACHERS', 'CIFAR_AA_ROWS',
-           'CIFAR_CONTROLS', 'TABLE4_MAPS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5', 'PAPER_ART_ATTACKS',
-           'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_TABLE1_CONTROLS', 'IG_NORM_ARGS', 'CHEN_REG_IG_STEPS',
-           'PAPER_ART_SVHN', 'PAPER_ART_GTSRB', 'SHAPES_EPS', 'PAPER_ART_TABLE2', 'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS',
-           'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows', 'Pending', 'alpha_schedule',
-           'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals', 'teacher_rows', 'sat_maps',
-           'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table', 'sat_cifar_table', 'art_evals',
-           'art_table1_rows', 'art_table1_evals', 'art_flowers_evals', 'art_table1_data', 'art_wsol_rows',
-           'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows', 'supp_evals', 'roar_results',
-           'table_list']
+__all__ = ['EPS_1_4', 'SAT_CONTROLS', 'PGD_SAT_CONTROL', 'TRADES_SAT_CONTROL', 'PAPER_TABLE2_FLOWERS17', 'SAT_CLAIMS',
+           'SAT_METHODS', 'DEMO_ROWS', 'DEMO_EPOCHS', 'SAT_FIG1_EPOCHS', 'SAT_FIG1_ATTACK', 'PAPER_TABLE2_TINY',
+           'PAPER_TABLE5_TINY', 'TINY_EPOCHS', 'PAPER_SAT_CIFAR10', 'PAPER_SAT_CIFAR100', 'PAPER_SAT_TABLE4',
+           'PAPER_SAT_TABLE6', 'TABLE4_ROWS', 'TABLE6_ROWS', 'TABLE1_SAT_MAPS', 'CIFAR_CLAIM_ROWS', 'ROBUST_SAT_MAPS',
+           'UNIT_MAP_ROWS', 'FIG5_ALPHA10', 'FIG5_EPS0', 'TABLE3_MAPS', 'TABLE8_MIXES', 'CIFAR_SEEDED_ROWS', 'TEACHERS',
+           'CIFAR_AA_ROWS', 'CIFAR_CONTROLS', 'TABLE4_MAPS', 'CIFAR_EPOCHS', 'ART_MAIN_ROWS', 'PAPER_ART_TABLE5',
+           'PAPER_ART_ATTACKS', 'ART_SWEEP', 'PAPER_ART_FLOWERS', 'ART_TABLE1_CONTROLS', 'IG_NORM_ARGS',
+           'CHEN_REG_IG_STEPS', 'PAPER_ART_SVHN', 'PAPER_ART_GTSRB', 'SHAPES_EPS', 'PAPER_ART_TABLE2',
+           'ART_FIG1_METHODS', 'SUPP_FIG1_ROWS', 'PAPER_SUPP_TABLE1', 'sat_evals', 'tiny_budget', 'sat_mask_rows',
+           'Pending', 'alpha_schedule', 'saliency_verdict', 'SATReport', 'demo_sentence', 'demo', 'sat_fig1_evals',
+           'teacher_rows', 'sat_maps', 'sat_cifar_teachers', 'sat_cifar_rows', 'sat_cifar_evals', 'data_table',
+           'sat_cifar_table', 'art_evals', 'art_table1_rows', 'art_table1_evals', 'art_flowers_evals',
+           'art_table1_data', 'art_wsol_rows', 'art_wsol_evals', 'art_fig1_evals', 'art_wsol_table', 'supp_rows',
+           'supp_evals', 'roar_results', 'table_list']
 
 # %% ../nbs/23_tables.ipynb #2eeea4ae
 EPS_1_4 = (1/255, 2/255, 3/255, 4/255)
@@ -52,11 +52,12 @@ def tiny_budget(**kw) -> Budget:
 # %% ../nbs/23_tables.ipynb #ec20551e
 SAT_CONTROLS = ('SAT control: α = 1 (random signs)', "SAT control: another image's mask", 'SAT control: flipped sign')
 PGD_SAT_CONTROL = 'PGD-SAT control: α = 1 (random signs)'   # PGD-SAT's SAT half on random ±ε₀ signs only
+TRADES_SAT_CONTROL = 'TRADES-SAT control: α = 1 (random signs)'   # TRADES-SAT's SAT half on random ±ε₀ signs only
 
 def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
                   stretched:int|None=None, # also a SAT row with the α schedule stretched over this many epochs
                   ) -> list[Row]:
-    "SAT Table 2's nine rows (masks or boxes as saliency) and the three controls."
+    "SAT Table 2's nine rows (masks or boxes as saliency), SAT's three controls, and PGD-SAT's and TRADES-SAT's α = 1 controls."
     p = paper or {}
     R = lambda label, method, args=None, **kw: Row(label, method, args or {}, paper=p.get(label, {}), **kw)
     rows = [R('Original', 'original'), R('Original + Uniform-Noise', 'noise', dict(eps=8/255)),
@@ -72,7 +73,8 @@ def sat_mask_rows(paper:dict|None=None, # the paper's numbers by row label
              R('PGD-SAT', 'pgd_sat', dict(store='mask')),
              Row(PGD_SAT_CONTROL, 'pgd_sat', dict(store='mask', alpha=1.0), role='control'),
              R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255)),
-             R('TRADES-SAT', 'trades_sat', dict(store='mask'))]
+             R('TRADES-SAT', 'trades_sat', dict(store='mask')),
+             Row(TRADES_SAT_CONTROL, 'trades_sat', dict(store='mask', alpha=1.0), role='control')]
     return rows
 
 def _paper(cols, values:dict) -> dict:
@@ -506,6 +508,7 @@ def sat_cifar_rows(paper:dict, many:tuple=CIFAR_SEEDED_ROWS, # rows trained with
     rows += [R('TRADES', 'trades'), R('TRADES + Uniform-Noise', 'trades', dict(noise=8/255))]
     rows += [R(f'TRADES-SAT {s}', 'trades_sat', dict(store=M(s))) for s in
              ROBUST_SAT_MAPS]
+    rows += [Row(TRADES_SAT_CONTROL, 'trades_sat', dict(store=best, alpha=1.0), role='control', note="TRADES-SAT's SAT half on random ±ε₀ signs only")]
     rows += [R(f'SAT {s}', 'sat_store', dict(store=M(s))) for s in TABLE3_MAPS]  # Table 3
     rows += [R(f'SAT {s} (map values)', 'sat_store', dict(store=Maps(M(s).teacher, M(s).method, encoding='unit16')),
                note="the teacher's maps divided by their max |s| (Eq. 9's -s), not their signs") for s in UNIT_MAP_ROWS]
@@ -520,8 +523,8 @@ TEACHERS = ('R10-Std teacher', 'R10-Adv teacher', 'R34-Std teacher', 'R34-Adv te
 
 CIFAR_AA_ROWS = (('Original', 'SAT R10-Adv-GBP') + tuple(f'{m}{n}' for m in ('PGD', 'TRADES') for n in ('', ' + Uniform-Noise'))
                  + tuple(f'{m}-SAT {s}' for m in ('PGD', 'TRADES') for s in ROBUST_SAT_MAPS) + ('PGD-SAT R10-Sparse-GBP', 'PGD-SAT R34-Sparse-GBP')
-                 + (PGD_SAT_CONTROL,))   # every robust row and its control, and two standard ones
-CIFAR_CONTROLS = SAT_CONTROLS + ('SAT control: untrained teacher', PGD_SAT_CONTROL)
+                 + (PGD_SAT_CONTROL, TRADES_SAT_CONTROL))   # every robust row and its control, and two standard ones
+CIFAR_CONTROLS = SAT_CONTROLS + ('SAT control: untrained teacher', PGD_SAT_CONTROL)   # (TRADES-SAT's runs only where TRADES-SAT does: `pgd`, `autoattack`)
 TABLE4_MAPS = ('R10-Std-GBP', 'R10-Adv-GBP', 'R10-Adv-G.CAM++')   # the maps of Table 4's SAT and PGD-SAT rows
 
 def sat_cifar_evals(n=None, n_strong=500, n_aa=200, n_other=500, n_fig2=1000, n_maps=500) -> list[Eval]:
@@ -551,7 +554,7 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
         dict(tiny=tiny,
              cpu=Budget(dataset, dict(per_class=500), test_args=dict(per_class=None), width=0.25, train=_CIFAR_TRAIN, seeds=(0, 1, 2),
                         evals=sat_cifar_evals(n=1000), note=f"500 training images per class (seeded), ResNet-10 ×1/4 students and ResNet-10/34 ×1/4 "
-                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS) + 1} controls (`CIFAR_CONTROLS` and the stretched-α one) and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
+                        f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS) + 2} controls (`CIFAR_CONTROLS`, the stretched-α one and TRADES-SAT's) and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
                         "Original, Original + Uniform-Noise, PGD, PGD-SAT R10-Adv-GBP, Table 1's eight SAT rows, every SAT row of Tables 3, 7 and 8, "
                         "the rest of Tables 4 and 6: PGD + Uniform-Noise and two PGD-SAT rows, TRADES, TRADES + Uniform-Noise and "
                         "TRADES-SAT R10-Adv-GBP, Table 7's four other PGD-SAT rows (R34-Std-GBP, R34-Adv-GBP and the two sparse maps), and Fig. 5's "
