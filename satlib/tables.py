@@ -463,9 +463,10 @@ TABLE3_MAPS = ('R10-Std-SG', 'R10-Std-IG', 'R10-Std-GG.CAM++', 'R10-Adv-SG', 'R1
 TABLE8_MIXES = (('R10-Adv-GBP', 'R34-Adv-GBP'), ('R10-Adv-GBP', 'R34-Sparse-GBP'), ('R10-Sparse-GBP', 'R34-Adv-GBP'), ('R10-Sparse-GBP', 'R34-Sparse-GBP'))
 CIFAR_SEEDED_ROWS = (CIFAR_CLAIM_ROWS + tuple(f'SAT {s}' for s in TABLE3_MAPS) + tuple(f'SAT {s} (map values)' for s in UNIT_MAP_ROWS)
                      + ('SAT R10-Sparse-GBP', 'SAT R34-Sparse-GBP') + tuple(f'SAT {a} + {b}' for a, b in TABLE8_MIXES)
-                     + ('PGD + Uniform-Noise', 'PGD-SAT R10-Std-GBP', 'PGD-SAT R10-Adv-G.CAM++', 'TRADES', 'TRADES + Uniform-Noise', 'TRADES-SAT R10-Adv-GBP')
-                     + tuple(f'PGD-SAT {s}' for s in ('R34-Std-GBP', 'R34-Adv-GBP', 'R10-Sparse-GBP', 'R34-Sparse-GBP'))
-                     + tuple(f'SAT R10-Adv-GBP α^10 = {a:g}' for a in FIG5_ALPHA10) + tuple(f'SAT R10-Adv-GBP ε₀ = {e}/255' for e in FIG5_EPS0))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, the rest of Tables 4 and 6, Table 1's TRADES claim, Table 7's PGD-SAT rows, Fig. 5's sweep points
+                     + ('PGD + Uniform-Noise', 'TRADES', 'TRADES + Uniform-Noise')
+                     + tuple(f'{m}-SAT {s}' for m in ('PGD', 'TRADES') for s in ROBUST_SAT_MAPS if f'{m}-SAT {s}' not in CIFAR_CLAIM_ROWS)
+                     + ('PGD-SAT R10-Sparse-GBP', 'PGD-SAT R34-Sparse-GBP')
+                     + tuple(f'SAT R10-Adv-GBP α^10 = {a:g}' for a in FIG5_ALPHA10) + tuple(f'SAT R10-Adv-GBP ε₀ = {e}/255' for e in FIG5_EPS0))   # every seed at `cpu`: the rows above, Tables 3, 7 (SAT) and 8, the rest of Tables 4 and 6, every PGD-SAT and TRADES-SAT row of Tables 1 and 7, Fig. 5's sweep points
 
 def sat_maps(spec:str) -> Maps:
     "The maps a SAT row's name gives: 'R10-Adv-GBP' is Guided Backprop of the row 'R10-Adv teacher'."
