@@ -557,9 +557,8 @@ def _sat_cifar_table(name:str, dataset:str, paper:dict, what:str) -> Table:
                         evals=sat_cifar_evals(n=1000), note=f"500 training images per class (seeded), ResNet-10 ×1/4 students and ResNet-10/34 ×1/4 "
                         f"teachers, {CIFAR_EPOCHS} epochs, Adam 1e-3, batch 128; 3 seeds for the {len(CIFAR_CONTROLS) + 2} controls (`CIFAR_CONTROLS`, the stretched-α one and TRADES-SAT's) and {len(CIFAR_SEEDED_ROWS)} rows (`CIFAR_SEEDED_ROWS`: "
                         "Original, Original + Uniform-Noise, PGD, PGD-SAT R10-Adv-GBP, Table 1's eight SAT rows, every SAT row of Tables 3, 7 and 8, "
-                        "the rest of Tables 4 and 6: PGD + Uniform-Noise and two PGD-SAT rows, TRADES, TRADES + Uniform-Noise and "
-                        "TRADES-SAT R10-Adv-GBP, Table 7's four other PGD-SAT rows (R34-Std-GBP, R34-Adv-GBP and the two sparse maps), and Fig. 5's "
-                        "eight sweep points), 1 for the rest (five TRADES-SAT rows and PGD-SAT R34-Adv-G.CAM++); "
+                        "PGD + Uniform-Noise, TRADES, TRADES + Uniform-Noise, every PGD-SAT and TRADES-SAT row of Tables 1 and 7, and Fig. 5's "
+                        "eight sweep points), 1 for the teachers; "
                         "PGD on 1000 test images"),
              gpu=Budget(dataset, {}, width=1.0, train=dict(_CIFAR_TRAIN, epochs=60), seeds=(0, 1, 2), evals=sat_cifar_evals(n=None, n_strong=2000, n_aa=1000),
                         note="all training images, ResNet-10 students and ResNet-10/34 teachers at full width, 60 epochs, 3 seeds"),
