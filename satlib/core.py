@@ -320,8 +320,7 @@ def device_name(device, threads:int|None=None) -> str:
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {threads or torch.get_num_threads()} threads)"
 
-def code_version() -> str:
-    "satlib's version, with the git commit it runs from ('.dirty' if `satlib/` differs from it) when imported from a checkout."
+def _read_code_version() -> str:
     import subprocess
     v, root = __import__('satlib').__version__, Path(__import__('satlib').__file__).resolve().parent.parent
     if not ((root / 'settings.ini').exists() and (root / '.git').exists()): return v   # an installed copy: no commit to name
@@ -329,6 +328,14 @@ def code_version() -> str:
         git = lambda *a: subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         return f"{v}+g{git('rev-parse', '--short=10', 'HEAD')}{'.dirty' if git('status', '--porcelain', '--', 'satlib') else ''}"
     except (OSError, subprocess.SubprocessError): return v
+
+_CODE_VERSION = _read_code_version()   # read when this module is imported: the code this process runs
+
+def code_version(fresh:bool=False) -> str:
+    "satlib's version, with the git commit it runs from ('.dirty' if `satlib/` differed from it) when imported from a checkout; read at import, so that a commit landing during a long run does not relabel its results (`fresh`: read the checkout again now)."
+    global _CODE_VERSION
+    if fresh: _CODE_VERSION = _read_code_version()
+    return _CODE_VERSION
 
 # %% ../nbs/00_core.ipynb #07c0376b
 _PROGRESS = []   # the stack of `progress_setting` blocks
